@@ -1,0 +1,26 @@
+"""Throttles for sign-in: per client IP and per attempted username (SPEC: auth/token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class AuthIpThrottle(SimpleRateThrottle):
+    scope = "auth_ip"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class AuthUsernameThrottle(SimpleRateThrottle):
+    scope = "auth_username"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        data = request.data if isinstance(request.data, dict) else {}
+        username = str(data.get("username", "")).strip().lower()
+        if not username:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": username[:150]}

@@ -1,0 +1,47 @@
+"""Base classes for API views: every POST honours `Idempotency-Key`.
+
+Use `ApiView` (or `IdempotencyMixin` in front of a DRF generic view) for every view in
+`*/api.py` so that the SPEC conventions hold everywhere without per-view code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponseBase
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.idempotency import idempotency_claim, idempotency_complete, idempotency_release
+from core.models import IdempotencyRecord
+
+
+class IdempotencyMixin:
+    _idempotency_record: IdempotencyRecord | None = None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        self._idempotency_record = idempotency_claim(request=request)
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        record, self._idempotency_record = self._idempotency_record, None
+        if record is not None:
+            idempotency_complete(record=record, response=response)
+        return response
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        except BaseException:
+            record, self._idempotency_record = self._idempotency_record, None
+            if record is not None:
+                idempotency_release(record=record)
+            raise
+
+
+class ApiView(IdempotencyMixin, APIView):
+    """An APIView with the project's conventions (errors, idempotency)."""

@@ -1,0 +1,189 @@
+"""One error type for expected failures, and the one handler that shapes them.
+
+Every 4xx the API returns has the SPEC shape:
+``{"error": {"code": "<snake_case>", "message": "<sentence>", "details": {...}}}``.
+WebSocket consumers turn the same `ApiError` into an ``error`` frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An expected failure with a SPEC error code (`sold_out`, `invalid_state`, ...)."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int = 409,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.details = details or {}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class NotFound(ApiError):
+    def __init__(self, message: str = "Not found.") -> None:
+        super().__init__("not_found", message, status=404)
+
+
+class Forbidden(ApiError):
+    def __init__(self, message: str = "You do not have permission to do this.") -> None:
+        super().__init__("permission_denied", message, status=403)
+
+
+class InvalidState(ApiError):
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__("invalid_state", message, status=409, details=details)
+
+
+class Invalid(ApiError):
+    """Validation failure found by a service (details map field -> messages)."""
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__("invalid", message, status=400, details=details)
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _first_message(detail: Any) -> str:
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            msg = _first_message(value)
+            if msg:
+                return msg if key == "non_field_errors" else f"{key}: {msg}"
+    if isinstance(detail, list):
+        for value in detail:
+            msg = _first_message(value)
+            if msg:
+                return msg
+    return str(detail) if detail else ""
+
+
+def _as_details(detail: Any) -> dict[str, Any]:
+    if isinstance(detail, dict):
+        return {str(k): _plain(v) for k, v in detail.items()}
+    if isinstance(detail, list):
+        return {"non_field_errors": _plain(detail)}
+    return {"non_field_errors": [str(detail)]}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+_DRF_CODES: list[tuple[type[Exception], str]] = [
+    (drf_exceptions.ParseError, "parse_error"),
+    (drf_exceptions.NotAuthenticated, "not_authenticated"),
+    (drf_exceptions.AuthenticationFailed, "not_authenticated"),
+    (drf_exceptions.PermissionDenied, "permission_denied"),
+    (drf_exceptions.NotFound, "not_found"),
+    (drf_exceptions.MethodNotAllowed, "method_not_allowed"),
+    (drf_exceptions.NotAcceptable, "not_acceptable"),
+    (drf_exceptions.UnsupportedMediaType, "unsupported_media_type"),
+    (drf_exceptions.Throttled, "throttled"),
+]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBase | None:
+    """DRF exception handler producing the SPEC error shape for every 4xx."""
+    from core.idempotency import IdempotentReplay
+
+    if isinstance(exc, IdempotentReplay):
+        return exc.response
+    if isinstance(exc, ApiError):
+        set_rollback()
+        return Response({"error": exc.as_dict()}, status=exc.status)
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+    if not isinstance(exc, drf_exceptions.APIException):
+        return None
+    api_exc: drf_exceptions.APIException = exc  # a real bug: let it be a logged 500
+
+    set_rollback()
+    headers: dict[str, str] = {}
+    if getattr(api_exc, "auth_header", None):
+        headers["WWW-Authenticate"] = str(api_exc.auth_header)  # type: ignore[attr-defined]
+    wait = getattr(api_exc, "wait", None)
+    if wait is not None:
+        headers["Retry-After"] = str(int(wait))
+
+    if isinstance(api_exc, drf_exceptions.ValidationError):
+        body = error_body(
+            "invalid",
+            _first_message(api_exc.detail) or "The request is not valid.",
+            _as_details(api_exc.detail),
+        )
+        return Response(body, status=400, headers=headers)
+
+    code = "error"
+    for klass, name in _DRF_CODES:
+        if isinstance(api_exc, klass):
+            code = name
+            break
+    status = api_exc.status_code
+    if isinstance(api_exc, drf_exceptions.AuthenticationFailed | drf_exceptions.NotAuthenticated):
+        status = 401
+    details: dict[str, Any] = {}
+    if isinstance(api_exc, drf_exceptions.Throttled) and wait is not None:
+        details["retry_after_s"] = int(wait)
+    return Response(
+        error_body(code, _first_message(api_exc.detail), details), status=status, headers=headers
+    )
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body("not_found", "Not found."), status=404)
+
+
+def json_500(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(
+        error_body("server_error", "Something went wrong on our side; it has been logged."),
+        status=500,
+    )
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponseBase:
+    if _is_api(request):
+        return json_404(request, exception)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception or Http404())
+
+
+def handler500(request: HttpRequest) -> HttpResponseBase:
+    if _is_api(request):
+        return json_500(request)
+    from django.views.defaults import server_error
+
+    return server_error(request)

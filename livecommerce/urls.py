@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core.health import healthz, readyz
+
+api_v1 = [
+    path("", include("accounts.urls")),
+    path("", include("catalog.urls")),
+    path("", include("streams.urls")),
+    path("", include("orders.urls")),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.page_urls")),
+    path("", include("pages.urls")),
+]
+
+handler404 = "core.errors.handler404"
+handler500 = "core.errors.handler500"

@@ -1,0 +1,30 @@
+"""The fan-out interface every app uses to tell viewers what changed.
+
+Services call these *inside* their transaction; delivery happens after commit
+(`transaction.on_commit`), so viewers never see an event for a change that rolled back.
+Sequencing (`seq`), retention for `resume` and delivery to sockets belong to the
+streams fan-out layer (see docs/live-room.md), not to callers.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def emit_show_event(*, show_id: int, type: str, data: dict[str, Any]) -> None:
+    """Broadcast `type` with `data` to everyone watching show `show_id`, after commit."""
+    from streams import fanout
+
+    transaction.on_commit(lambda: fanout.publish_show_event(show_id=show_id, type=type, data=data))
+
+
+def emit_user_event(*, user_id: int, type: str, data: dict[str, Any]) -> None:
+    """Send a private event to one user's open sockets (all shows), after commit."""
+    from streams import fanout
+
+    transaction.on_commit(lambda: fanout.publish_user_event(user_id=user_id, type=type, data=data))
