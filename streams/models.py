@@ -30,6 +30,9 @@ class Show(models.Model):
     # A rehearsal behaves like a live show, but only its hosts may join, and it is left
     # out of analytics.
     rehearsal = models.BooleanField(default=False)
+    # Last event sequence number handed out for this show. PostgreSQL is the source of
+    # truth so `seq` is never reused even if Redis loses its data (see streams/fanout.py).
+    last_seq = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
