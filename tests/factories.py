@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from catalog.models import Product, Shop, ShopStaff, Variant
@@ -80,3 +81,23 @@ class ProductFactory(factory.django.DjangoModelFactory):
 def token_for(user: object) -> str:
     token, _ = Token.objects.get_or_create(user=user)
     return token.key
+
+
+class ShowFactory(factory.django.DjangoModelFactory):
+    """A scheduled show; pass `status="live"` and `started_at` for a live one."""
+
+    class Meta:
+        model = "streams.Show"
+
+    shop = factory.SubFactory(ShopFactory)
+    title = factory.Sequence(lambda n: f"Show {n}")
+    scheduled_at = factory.LazyFunction(timezone.now)
+
+
+class PinFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "streams.Pin"
+
+    show = factory.SubFactory(ShowFactory)
+    product = factory.SubFactory(ProductFactory, shop=factory.SelfAttribute("..show.shop"))
+    pinned_at = factory.LazyFunction(timezone.now)
