@@ -8,6 +8,8 @@ from rest_framework.test import APIClient
 
 from tests.factories import ShopFactory, UserFactory, token_for
 
+pytest_plugins = ["tests.support.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _clean_redis() -> Iterator[None]:
