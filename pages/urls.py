@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from pages import views
+
+app_name = "pages"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("shows/<int:show_id>/", views.show_page, name="show"),
+    path("studio/shows/<int:show_id>/", views.studio_page, name="studio"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+]

@@ -1,0 +1,128 @@
+"""Server-rendered pages. Each renders the page shell and its initial data; everything
+the page then does goes through the public REST API and the show's WebSocket, like any
+other client (see docs/pages.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.templatetags.static import static
+from django.urls import reverse
+
+from catalog.models import Shop
+from pages import selectors
+from streams.models import Show
+
+
+def _show_or_404(show_id: int) -> Show:
+    show = selectors.show_get(show_id=show_id)
+    if show is None:
+        raise Http404("No such show.")
+    return show
+
+
+def _user_data(request: HttpRequest) -> dict[str, Any] | None:
+    user = request.user
+    if not user.is_authenticated:
+        return None
+    return {"id": user.pk, "username": user.get_username()}
+
+
+def _show_data(show: Show) -> dict[str, Any]:
+    return {
+        "id": show.pk,
+        "title": show.title,
+        "status": show.status,
+        "playback_url": show.playback_url,
+        "shop": {"id": show.shop_id, "name": show.shop.name},
+        "currency": show.shop.currency,
+        "scheduled_at": show.scheduled_at.isoformat() if show.scheduled_at else None,
+        "started_at": show.started_at.isoformat() if show.started_at else None,
+        "rehearsal": show.rehearsal,
+    }
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "pages/home.html", selectors.shows_for_home())
+
+
+def show_page(request: HttpRequest, show_id: int) -> HttpResponse:
+    """Viewer page; once the show has ended, the same page is its shoppable replay."""
+    show = _show_or_404(show_id)
+    is_host = selectors.user_is_show_host(user=request.user, show=show)
+    if show.rehearsal and not is_host:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        raise PermissionDenied("Rehearsals are for the show's hosts.")
+    page_data = {
+        "show": _show_data(show),
+        "user": _user_data(request),
+        "is_host": is_host,
+        "hls_url": static("vendor/hls.js/hls.light.min.mjs"),
+        "login_url": reverse("login"),
+    }
+    return render(
+        request,
+        "pages/show.html",
+        {"show": show, "page_data": page_data, "is_host": is_host},
+    )
+
+
+def studio_page(request: HttpRequest, show_id: int) -> HttpResponse:
+    """Host studio: only the show's hosts (shop owner and staff)."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    show = _show_or_404(show_id)
+    if not selectors.user_is_show_host(user=request.user, show=show):
+        raise PermissionDenied("Only this show's hosts can open its studio.")
+    lineup = selectors.show_lineup(show=show)
+    page_data = {
+        "show": _show_data(show),
+        "user": _user_data(request),
+        "lineup": [
+            {
+                "id": p.pk,
+                "title": p.title,
+                "price": str(p.price),
+                "currency": p.currency,
+                "variants": [
+                    {"id": v.pk, "sku": v.sku, "available": v.stock_available}
+                    for v in p.variants.all()
+                ],
+            }
+            for p in lineup
+        ],
+        "hls_url": static("vendor/hls.js/hls.light.min.mjs"),
+    }
+    return render(
+        request,
+        "pages/studio.html",
+        {"show": show, "lineup": lineup, "page_data": page_data},
+    )
+
+
+def _dashboard_shop(request: HttpRequest) -> tuple[list[Shop], Shop | None]:
+    shops = list(selectors.dashboard_shops(user=request.user))
+    shop = shops[0] if shops else None
+    wanted = request.GET.get("shop")
+    if wanted and wanted.isdigit():
+        shop = next((s for s in shops if s.pk == int(wanted)), shop)
+    return shops, shop
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Seller dashboard: products and stock, shows, orders and shipments."""
+    shops, shop = _dashboard_shop(request)
+    context: dict[str, Any] = {"shops": shops, "shop": shop}
+    if shop is not None:
+        context["products"] = selectors.shop_products(shop=shop)
+        context["shows"] = selectors.shop_shows(shop=shop)
+        context["page_data"] = {"shop": {"id": shop.pk, "name": shop.name}}
+    return render(request, "pages/dashboard.html", context)

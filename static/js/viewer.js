@@ -1,0 +1,479 @@
+// Viewer page /shows/{id}/: player, pinned product with live stock, buy → hold → pay,
+// chat and reactions, moderation notices, and the shoppable replay once the show ends.
+import { api, apiList, errorText, money, newIdempotencyKey } from "./api.js";
+import { $, $$, announce, clock, h, pageData, setText, userName } from "./dom.js";
+import { LiveSocket } from "./live.js";
+import { Catalog, stockText, variantLabel } from "./products.js";
+import { attachPlayer } from "./player.js";
+
+const page = pageData();
+const showId = page.show.id;
+const signedIn = Boolean(page.user);
+const catalog = new Catalog();
+const video = $("#video");
+
+const state = {
+  status: page.show.status,
+  pin: null, // the current pin (live) or the chosen moment (replay)
+  product: null,
+  hold: null,
+  order: null,
+  countdown: null,
+  shippingFee: null,
+  muted: null, // {action, reason, until} while banned / timed out
+  moments: [],
+};
+
+// ---- player -------------------------------------------------------------------------
+attachPlayer(video, page.show.playback_url, page.hls_url);
+
+// ---- connection status --------------------------------------------------------------
+const conn = $("#conn");
+function onStatus(s, info) {
+  conn.dataset.state = s;
+  const text = {
+    connecting: "Connecting…",
+    live: state.status === "ended" ? "Connected" : "Live",
+    reconnecting: "Reconnecting…",
+    closed: info && info.code === 4403 ? "This show is private." : "Disconnected.",
+  }[s];
+  setText(conn, text);
+  if (s === "reconnecting" && info.attempt === 1) announce("Connection lost, reconnecting.");
+  if (s === "live" && live.stats.connects > 1) announce("Reconnected.");
+}
+
+// ---- pinned product card ------------------------------------------------------------
+const card = {
+  empty: $("#pin-empty"), thumb: $("#pin-thumb"), body: $("#pin-body"), actions: $("#pin-actions"),
+  title: $("#pin-title"), price: $("#pin-price"), listPrice: $("#pin-list-price"),
+  stock: $("#pin-stock"), limit: $("#pin-limit"), shipping: $("#pin-shipping"),
+  variantField: $("#variant-field"), variant: $("#variant"), buy: $("#buy"), error: $("#buy-error"),
+};
+
+async function showPin(pin) {
+  state.pin = pin;
+  setText(card.error, "");
+  if (!pin) {
+    state.product = null;
+    card.empty.hidden = false;
+    card.thumb.hidden = card.body.hidden = card.actions.hidden = true;
+    return;
+  }
+  let product;
+  try {
+    product = await catalog.product(pin.product);
+  } catch (err) {
+    setText(card.error, errorText(err));
+    return;
+  }
+  if (state.pin !== pin) return; // a newer pin arrived meanwhile
+  state.product = product;
+  if (pin.shipping_fee !== undefined && pin.shipping_fee !== null) state.shippingFee = pin.shipping_fee;
+  card.empty.hidden = true;
+  card.thumb.hidden = card.body.hidden = card.actions.hidden = false;
+  card.thumb.style.backgroundImage = product.image_url ? `url("${encodeURI(product.image_url)}")` : "";
+  card.thumb.textContent = product.image_url ? "" : "🛍";
+  setText(card.title, product.title);
+  const variants = product.variants || [];
+  card.variant.replaceChildren();
+  card.variantField.hidden = variants.length <= 1;
+  if (variants.length > 1) {
+    card.variant.append(h("option", { value: "" }, "Choose…"));
+    for (const v of variants) card.variant.append(h("option", { value: v.id }, variantLabel(v)));
+  }
+  renderCard();
+}
+
+function currentVariant() {
+  const vs = (state.product && state.product.variants) || [];
+  if (vs.length === 1) return vs[0];
+  return vs.find((v) => String(v.id) === card.variant.value) || null;
+}
+
+function renderCard() {
+  const p = state.product;
+  if (!p) return;
+  const pin = state.pin || {};
+  const v = currentVariant();
+  const list = v && v.price ? v.price : p.price;
+  const live = state.status === "live";
+  const showPrice = live && pin.price ? pin.price : list;
+  setText(card.price, money(showPrice, p.currency));
+  setText(card.listPrice, live && pin.price && Number(pin.price) < Number(list) ? money(list, p.currency) : "");
+  const n = catalog.available(p, v ? v.id : null);
+  setText(card.stock, stockText(n));
+  card.stock.className = "stock" + (n !== null && n <= 0 ? " out" : n !== null && n <= 5 ? " low" : "");
+  setText(card.limit, live && pin.limit_per_buyer ? `· limit ${pin.limit_per_buyer} per buyer` : "");
+  if (!signedIn) setText(card.shipping, "Sign in to see shipping.");
+  else if (state.shippingFee === null || state.shippingFee === undefined) setText(card.shipping, "");
+  else setText(card.shipping, Number(state.shippingFee) > 0 ? `Shipping adds ${money(state.shippingFee, p.currency)}` : "Ships free with your other items from this show");
+  if (card.buy) {
+    const needVariant = (p.variants || []).length > 1 && !v;
+    card.buy.disabled = (n !== null && n <= 0) || state.status === "scheduled" || Boolean(state.hold && state.hold.status === "active");
+    setText(card.buy, n !== null && n <= 0 ? "Sold out" : needVariant ? "Choose an option" : "Buy now");
+  }
+}
+
+card.variant.addEventListener("change", renderCard);
+
+// ---- buying -------------------------------------------------------------------------
+const purchase = {
+  box: $("#purchase"), holdText: $("#hold-text"), countdown: $("#hold-countdown"), order: $("#order-line"),
+  form: $("#checkout"), pay: $("#pay"), addr: $("#addr"), newAddr: $("#new-address"), error: $("#checkout-error"),
+  cancel: $("#cancel-hold"),
+};
+
+if (card.buy) card.buy.addEventListener("click", buy);
+
+async function buy() {
+  const p = state.product;
+  if (!p) return;
+  const v = currentVariant();
+  if ((p.variants || []).length > 1 && !v) {
+    card.variant.focus();
+    setText(card.error, "Choose an option first.");
+    return;
+  }
+  setText(card.error, "");
+  card.buy.disabled = true;
+  const body = { product: p.id, quantity: 1 };
+  if (v && (p.variants || []).length > 1) body.variant = v.id;
+  const started = performance.now();
+  try {
+    const res = await api("POST", `/api/v1/shows/${showId}/buy/`, body, { idempotencyKey: newIdempotencyKey() });
+    window.__lcMetrics = { ...(window.__lcMetrics || {}), buyMs: performance.now() - started };
+    if (res.shipping_fee !== undefined) state.shippingFee = res.shipping_fee;
+    setHold(res.hold);
+    if (res.order) setOrder(res.order);
+    else openCheckout();
+  } catch (err) {
+    setText(card.error, errorText(err));
+  } finally {
+    renderCard();
+  }
+}
+
+function setHold(hold) {
+  if (!hold) return;
+  if (state.hold && state.hold.id !== hold.id && state.hold.status === "active" && hold.status !== "active") return;
+  state.hold = { ...(state.hold && state.hold.id === hold.id ? state.hold : {}), ...hold };
+  purchase.box.hidden = false;
+  clearInterval(state.countdown);
+  const st = state.hold.status;
+  if (st === "active") {
+    setText(purchase.holdText, `Reserved for you${state.product ? `: ${state.product.title}` : ""} —`);
+    const tick = () => {
+      const left = (Date.parse(state.hold.expires_at) - Date.now()) / 1000;
+      setText(purchase.countdown, left > 0 ? `${clock(left)} left` : "time is up");
+      if (left <= 0) clearInterval(state.countdown);
+    };
+    tick();
+    state.countdown = setInterval(tick, 1000);
+  } else {
+    setText(purchase.countdown, "");
+    const words = {
+      converted: "Your reservation became an order.",
+      expired: "Your reservation expired; the item went back on sale.",
+      cancelled: "Reservation cancelled.",
+    };
+    setText(purchase.holdText, words[st] || `Reservation ${st}.`);
+    if (st !== "converted") purchase.form.hidden = true;
+  }
+  renderCard();
+}
+
+const ORDER_WORDS = {
+  pending_payment: "Paying…",
+  paid: "Paid — thank you! We'll tell you when it ships.",
+  payment_failed: "Payment failed. You can buy again.",
+  shipped: "Shipped.",
+  delivered: "Delivered.",
+  cancelled: "Order cancelled.",
+  refunded: "Order refunded.",
+};
+
+function setOrder(order) {
+  if (!order) return;
+  if (state.order && order.id !== state.order.id && state.order.status !== "payment_failed") {
+    // Only follow the order of this page's purchase.
+    if (!state.hold || order.hold !== state.hold.id) return;
+  }
+  state.order = { ...(state.order && state.order.id === order.id ? state.order : {}), ...order };
+  purchase.box.hidden = false;
+  purchase.form.hidden = true;
+  const o = state.order;
+  const reason = o.failure_reason || o.payment_error || "";
+  setText(purchase.order, `Order #${o.id}: ${ORDER_WORDS[o.status] || o.status}${reason && o.status === "payment_failed" ? ` (${reason})` : ""}`);
+  purchase.order.dataset.status = o.status;
+  if (o.status !== "pending_payment") {
+    clearInterval(state.countdown);
+    setText(purchase.countdown, "");
+  }
+  if (o.status === "paid") {
+    setText(purchase.holdText, "");
+    announce("Payment received.");
+  }
+  if (o.status === "payment_failed") {
+    state.hold = null;
+    renderCard();
+  }
+}
+
+async function openCheckout() {
+  purchase.form.hidden = false;
+  setText(purchase.error, "");
+  let methods = [];
+  let addresses = [];
+  try {
+    [methods, addresses] = await Promise.all([apiList("/api/v1/me/payment-methods/"), apiList("/api/v1/me/addresses/")]);
+  } catch {
+    // Nothing saved (or the list failed): offer sandbox tokens and a new address.
+  }
+  purchase.pay.replaceChildren(
+    ...methods.map((m) => h("option", { value: m.id, selected: m.is_default }, `${m.brand || "Card"} •••• ${m.last4}`)),
+    h("option", { value: "sandbox_ok" }, "Test card (succeeds)"),
+    h("option", { value: "sandbox_slow" }, "Test card (slow)"),
+    h("option", { value: "sandbox_declined" }, "Test card (declined)"),
+  );
+  purchase.addr.replaceChildren(
+    ...addresses.map((a) => h("option", { value: a.id, selected: a.is_default }, `${a.name}, ${a.line1}, ${a.city}`)),
+    h("option", { value: "new" }, "New address…"),
+  );
+  purchase.newAddr.hidden = purchase.addr.value !== "new";
+  purchase.pay.focus();
+}
+
+purchase.addr.addEventListener("change", () => { purchase.newAddr.hidden = purchase.addr.value !== "new"; });
+
+purchase.form.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  if (!state.hold) return;
+  setText(purchase.error, "");
+  const btn = $("#pay-now");
+  btn.disabled = true;
+  try {
+    let address = purchase.addr.value;
+    if (address === "new") {
+      const fd = new FormData(purchase.form);
+      const body = {};
+      for (const k of ["name", "line1", "line2", "city", "postal_code", "country"]) body[k] = (fd.get(k) || "").trim();
+      const saved = await api("POST", "/api/v1/me/addresses/", body, { idempotencyKey: newIdempotencyKey() });
+      address = saved.id;
+      purchase.addr.prepend(h("option", { value: saved.id }, `${saved.name}, ${saved.line1}, ${saved.city}`));
+      purchase.addr.value = String(saved.id);
+      purchase.newAddr.hidden = true;
+    }
+    const pm = /^\d+$/.test(purchase.pay.value) ? Number(purchase.pay.value) : purchase.pay.value;
+    const res = await api("POST", `/api/v1/holds/${state.hold.id}/checkout/`,
+      { payment_method: pm, address: Number(address) }, { idempotencyKey: newIdempotencyKey() });
+    setOrder(res.order || res);
+  } catch (err) {
+    setText(purchase.error, errorText(err));
+  } finally {
+    btn.disabled = false;
+  }
+});
+
+purchase.cancel.addEventListener("click", async () => {
+  if (!state.hold) return;
+  try {
+    setHold(await api("POST", `/api/v1/holds/${state.hold.id}/cancel/`, {}, { idempotencyKey: newIdempotencyKey() }));
+  } catch (err) {
+    setText(purchase.error, errorText(err));
+  }
+});
+
+// ---- chat ---------------------------------------------------------------------------
+const messages = $("#messages");
+const chatForm = $("#chat-form");
+const chatInput = $("#chat-input");
+const notice = $("#mod-notice");
+
+function addMessage(m) {
+  if (!m || m.id === undefined || messages.querySelector(`[data-id="${CSS.escape(String(m.id))}"]`)) return;
+  const li = h("li", { dataset: { id: m.id } }, h("span", { class: "who" }, userName(m.user)), h("span", { class: "text" }, m.text));
+  const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40;
+  messages.append(li);
+  while (messages.children.length > 200) messages.firstElementChild.remove();
+  if (atBottom) messages.scrollTop = messages.scrollHeight;
+}
+
+function removeMessage(id) {
+  const li = messages.querySelector(`[data-id="${CSS.escape(String(id))}"]`);
+  if (li) li.remove();
+}
+
+function setMuted(info) {
+  state.muted = info;
+  if (!info) {
+    notice.hidden = true;
+    setText(notice, "");
+  } else {
+    const until = info.until ? ` until ${new Date(info.until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}` : "";
+    const what = info.action === "ban" || info.code === "banned"
+      ? "You are banned from this show's chat"
+      : info.action === "timeout" || info.code === "timed_out"
+        ? `You are timed out${until}`
+        : "A moderator acted on your message";
+    notice.hidden = false;
+    setText(notice, `${what}. Reason: ${info.reason || info.message || "not given"}`);
+  }
+  const blocked = Boolean(info && ["ban", "timeout", "banned", "timed_out"].includes(info.action || info.code));
+  if (chatInput) {
+    chatInput.disabled = blocked;
+    chatForm.querySelector("button").disabled = blocked;
+  }
+  if (info && info.until && blocked) {
+    const ms = Date.parse(info.until) - Date.now();
+    if (ms > 0 && ms < 24 * 3600 * 1000) setTimeout(() => { if (state.muted === info) setMuted(null); }, ms);
+  }
+}
+
+if (chatForm) {
+  chatForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const text = chatInput.value.trim();
+    if (!text) return;
+    if (live.send("chat.send", { text })) chatInput.value = "";
+  });
+  for (const b of $$(".reactions button")) b.addEventListener("click", () => live.send("reaction.send", { kind: b.dataset.kind }));
+}
+
+const EMOJI = { heart: "❤️", fire: "🔥", clap: "👏", laugh: "😂" };
+let burstTimer = null;
+function showBurst(counts) {
+  const parts = Object.entries(counts || {}).filter(([, n]) => n > 0).map(([k, n]) => `${EMOJI[k] || k} ${n}`);
+  setText($("#burst"), parts.join("  "));
+  clearTimeout(burstTimer);
+  burstTimer = setTimeout(() => setText($("#burst"), ""), 4000);
+}
+
+function setViewers(n) {
+  setText($("#viewer-count"), n);
+  setText($("#chat-viewers"), `${n} watching`);
+}
+
+// ---- replay -------------------------------------------------------------------------
+async function loadMoments() {
+  const box = $("#replay");
+  box.hidden = false;
+  let pins = [];
+  try {
+    pins = await apiList(`/api/v1/shows/${showId}/pins/`);
+  } catch (err) {
+    $("#timeline").replaceChildren(h("li", { class: "form-error" }, errorText(err)));
+    return;
+  }
+  state.moments = pins.slice().sort((a, b) => a.offset_s - b.offset_s);
+  const items = [];
+  for (const pin of state.moments) {
+    let title = typeof pin.product === "object" && pin.product ? pin.product.title : pin.product_title;
+    if (!title) {
+      try { title = (await catalog.product(pin.product)).title; } catch { title = `Product ${pin.product}`; }
+    }
+    const btn = h("button", { type: "button", dataset: { offset: pin.offset_s } },
+      h("span", { class: "t" }, clock(pin.offset_s)), " ", title);
+    btn.addEventListener("click", () => seekTo(pin, btn));
+    items.push(h("li", {}, btn));
+  }
+  $("#timeline").replaceChildren(...(items.length ? items : [h("li", { class: "muted" }, "Nothing was pinned in this show.")]));
+  if (state.moments.length && !state.pin) showPin(state.moments[0]);
+}
+
+function markMoment(pin) {
+  for (const b of $$("#timeline button")) b.setAttribute("aria-current", String(Number(b.dataset.offset) === pin.offset_s));
+}
+
+function seekTo(pin, btn) {
+  try { video.currentTime = pin.offset_s; } catch { /* not seekable yet */ }
+  video.play().catch(() => {});
+  markMoment(pin);
+  showPin(pin);
+  if (btn) btn.focus();
+}
+
+video.addEventListener("timeupdate", () => {
+  if (state.status !== "ended" || !state.moments.length) return;
+  let at = null;
+  for (const m of state.moments) if (m.offset_s <= video.currentTime + 0.25) at = m;
+  if (at && state.pin !== at && (!state.pin || state.pin.offset_s !== at.offset_s)) {
+    markMoment(at);
+    showPin(at);
+  }
+});
+
+function setShowStatus(status) {
+  const was = state.status;
+  state.status = status;
+  const badge = $("#status-badge");
+  badge.className = `badge ${status}`;
+  setText(badge, status === "ended" ? "Replay" : status[0].toUpperCase() + status.slice(1));
+  $("#viewer").dataset.status = status;
+  if (status === "ended" && was !== "ended") {
+    video.loop = false;
+    showPin(null);
+    loadMoments();
+  }
+  if (status === "live" && video.paused) video.play().catch(() => {});
+  renderCard();
+}
+
+// ---- live room ----------------------------------------------------------------------
+function onSnapshot(d) {
+  if (d.show && d.show.status && d.show.status !== state.status) setShowStatus(d.show.status);
+  catalog.applyStock(d.stock);
+  if (typeof d.viewer_count === "number") setViewers(d.viewer_count);
+  messages.replaceChildren();
+  for (const m of d.recent_messages || []) addMessage(m);
+  messages.scrollTop = messages.scrollHeight;
+  if (state.status !== "ended") showPin(d.current_pin || null);
+  if (d.moderation || d.me) {
+    const mine = d.moderation || (d.me && d.me.moderation);
+    if (mine && mine.action) setMuted(mine);
+  }
+}
+
+function onEvent(type, d) {
+  switch (type) {
+    case "show.status": setShowStatus(d.status || (d.show && d.show.status)); break;
+    case "pin.changed":
+      if (state.status !== "ended") {
+        showPin(d.pin || null);
+        window.__lcMetrics = { ...(window.__lcMetrics || {}), pinAt: Date.now() };
+      }
+      break;
+    case "stock.changed": catalog.applyChange(d); renderCard(); break;
+    case "chat.message": addMessage(d); break;
+    case "chat.removed": removeMessage(d.id); break;
+    case "viewers.changed": setViewers(d.count); break;
+    case "reaction.burst": showBurst(d.counts); break;
+    case "hold.updated": if (state.hold && d.id === state.hold.id) setHold(d); break;
+    case "order.updated": setOrder(d); break;
+    case "moderation.notice":
+      if (d.action === "unban") setMuted(null);
+      else if (d.action === "remove_message") {
+        notice.hidden = false;
+        notice.className = "notice";
+        setText(notice, `A message of yours was removed. Reason: ${d.reason}`);
+      } else {
+        notice.className = "notice error";
+        setMuted(d);
+      }
+      break;
+    case "error":
+      if (d.code === "banned" || d.code === "timed_out") {
+        notice.className = "notice error";
+        setMuted({ code: d.code, reason: d.message, until: d.until });
+      } else if (d.code === "throttled") {
+        announce(d.message);
+      }
+      break;
+    default: break;
+  }
+}
+
+const live = new LiveSocket(showId, { onSnapshot, onEvent, onStatus });
+window.__lcLive = live; // for the browser tests and for debugging
+live.connect();
+window.addEventListener("online", () => { if (live.state !== "live") live.drop(); });
+if (state.status === "ended") loadMoments();
