@@ -1,4 +1,9 @@
-"""Shows, their lineup, product pins and per-show moderators."""
+"""Shows, their lineup, product pins, per-show moderators, chat and moderation.
+
+Reasons are never optional: every moderation action and every message removal carries a
+non-blank reason, enforced by CHECK constraints so no code path can skip it (SPEC
+"Trust").
+"""
 
 from __future__ import annotations
 
@@ -33,6 +38,10 @@ class Show(models.Model):
     # Last event sequence number handed out for this show. PostgreSQL is the source of
     # truth so `seq` is never reused even if Redis loses its data (see streams/fanout.py).
     last_seq = models.BigIntegerField(default=0)
+    # Chat settings, set by hosts: minimum seconds between two messages of one viewer
+    # (hosts and moderators are exempt), and words that block a message.
+    slow_mode_s = models.PositiveIntegerField(default=0)
+    blocked_words = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -100,3 +109,93 @@ class ShowModerator(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} mod {self.show_id}"
+
+
+class ChatMessage(models.Model):
+    """A chat line, stored exactly as written (never HTML-escaped here: that is the
+    renderer's job, and the text is never trusted as HTML)."""
+
+    MAX_LENGTH = 500
+
+    show = models.ForeignKey(Show, on_delete=models.CASCADE, related_name="messages")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages"
+    )
+    text = models.CharField(max_length=MAX_LENGTH)
+    created_at = models.DateTimeField(auto_now_add=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="removed_chat_messages",
+    )
+    removal_reason = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["show", "id"], name="chatmessage_show_id")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(removed_at__isnull=True) | Q(removal_reason__regex=r"\S"),
+                name="chatmessage_removal_has_reason",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.show_id}: {self.text[:40]}"
+
+
+class ModerationAction(models.Model):
+    """One moderation decision, with the reason the affected person reads.
+
+    The current restriction of a user in a show is derived from these rows: the latest
+    `ban`, `timeout` or `unban` for (show, user) decides (see `streams.selectors`). Rows
+    are append-only; there is no second copy of the state to drift.
+    """
+
+    class Action(models.TextChoices):
+        REMOVE_MESSAGE = "remove_message"
+        TIMEOUT = "timeout"
+        BAN = "ban"
+        UNBAN = "unban"
+
+    MAX_TIMEOUT_S = 86400
+
+    show = models.ForeignKey(Show, on_delete=models.CASCADE, related_name="moderation_actions")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="moderation_actions_taken",
+    )
+    target_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="moderation_actions"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    reason = models.CharField(max_length=500)
+    message = models.ForeignKey(
+        ChatMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["show", "target_user", "-id"], name="modaction_show_target"),
+            models.Index(fields=["target_user", "-id"], name="modaction_target"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reason__regex=r"\S"), name="modaction_reason_required"
+            ),
+            models.CheckConstraint(
+                condition=~Q(action="timeout") | Q(until__isnull=False),
+                name="modaction_timeout_has_until",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_user_id} in {self.show_id}: {self.reason[:40]}"

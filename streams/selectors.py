@@ -1,0 +1,399 @@
+"""Reads for shows, pins, chat and moderation, and the one place payloads are shaped.
+
+Every payload here is plain JSON (str, int, float, bool, None, list, dict): money as
+decimal strings, times as ISO 8601 UTC with a trailing ``Z``. REST answers, broadcast
+events (`pin.changed`, `chat.message`, ...) and the WebSocket snapshot all use these
+functions, so a client sees one shape for one thing wherever it comes from.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from catalog.models import Product, Variant
+from catalog.selectors import user_can_manage_shop
+from core.errors import Forbidden, NotFound
+from streams.models import ChatMessage, LineupItem, ModerationAction, Pin, Show, ShowModerator
+
+Role = Literal["host", "moderator", "viewer", "anonymous"]
+
+CHAT_HISTORY_PAGE_SIZE = 50
+SNAPSHOT_MESSAGES = 50
+
+
+# --- formatting ---------------------------------------------------------------------------
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z``, the same form DRF's DateTimeField renders."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def money(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+# --- roles and visibility -----------------------------------------------------------------
+
+
+def user_is_show_host(*, user: Any, show: Show) -> bool:
+    """Hosts of a show are its shop's owner and staff."""
+    return user_can_manage_shop(user=user, shop=show.shop)
+
+
+def user_show_role(*, user: Any, show: Show) -> Role:
+    """The caller's role in `show`: ``host``, ``moderator``, ``viewer`` or ``anonymous``."""
+    if user is None or not user.is_authenticated:
+        return "anonymous"
+    if user_is_show_host(user=user, show=show):
+        return "host"
+    if ShowModerator.objects.filter(show_id=show.pk, user_id=user.pk).exists():
+        return "moderator"
+    return "viewer"
+
+
+def show_get(*, show_id: int, user: Any) -> Show:
+    """The show as `user` may see it; a rehearsal is 404 for anyone but its hosts."""
+    show = Show.objects.select_related("shop").filter(pk=show_id).first()
+    if show is None or (show.rehearsal and not user_is_show_host(user=user, show=show)):
+        raise NotFound("No such show.")
+    return show
+
+
+def shows_visible(*, user: Any, status: str | None = None) -> QuerySet[Show]:
+    """Shows listed to `user`: every non-rehearsal show, plus rehearsals of shops they host."""
+    qs = Show.objects.select_related("shop")
+    if user is not None and user.is_authenticated:
+        hosted = Q(shop__owner_id=user.pk) | Q(shop__memberships__user_id=user.pk)
+        qs = qs.filter(Q(rehearsal=False) | (Q(rehearsal=True) & hosted)).distinct()
+    else:
+        qs = qs.filter(rehearsal=False)
+    if status is not None:
+        qs = qs.filter(status=status)
+    return qs.prefetch_related(*show_prefetches())
+
+
+def show_prefetches() -> list[Prefetch]:
+    """What `show_payload` reads, so a page of shows costs a fixed number of queries."""
+    return [
+        Prefetch(
+            "lineup",
+            queryset=LineupItem.objects.select_related("product").prefetch_related(
+                "product__variants"
+            ),
+        ),
+        Prefetch(
+            "pins",
+            queryset=Pin.objects.filter(unpinned_at__isnull=True)
+            .select_related("product")
+            .prefetch_related("product__variants"),
+            to_attr="current_pins",
+        ),
+    ]
+
+
+# --- products and pins --------------------------------------------------------------------
+
+
+def _variants(product: Product) -> list[Variant]:
+    return list(product.variants.all())
+
+
+def product_summary_payload(product: Product) -> dict[str, Any]:
+    """A product as a lineup entry: enough for a card."""
+    variants = _variants(product)
+    return {
+        "id": product.pk,
+        "title": product.title,
+        "price": money(product.price),
+        "currency": product.currency,
+        "image_url": product.image_url,
+        "stock_available": sum(v.stock_available for v in variants),
+    }
+
+
+def product_payload(product: Product) -> dict[str, Any]:
+    """A product with its variants and live stock (pin cards, snapshots)."""
+    variants = _variants(product)
+    return {
+        "id": product.pk,
+        "title": product.title,
+        "price": money(product.price),
+        "currency": product.currency,
+        "image_url": product.image_url,
+        "options": product.options,
+        "variants": [
+            {
+                "id": v.pk,
+                "sku": v.sku,
+                "options": v.options,
+                "price": money(v.price if v.price is not None else product.price),
+                "stock_available": v.stock_available,
+            }
+            for v in variants
+        ],
+        "stock_available": sum(v.stock_available for v in variants),
+    }
+
+
+def pin_payload(pin: Pin | None, *, viewer: Any = None) -> dict[str, Any] | None:
+    """A pin as clients see it; ``None`` stays ``None`` (nothing pinned).
+
+    `viewer` is the seam for per-viewer fields: the orders app adds `shipping_fee` for a
+    signed-in viewer reading the current pin. Broadcast events pass no viewer.
+    """
+    if pin is None:
+        return None
+    product = pin.product
+    return {
+        "id": pin.pk,
+        "show": pin.show_id,
+        "product": product_payload(product),
+        "price": money(pin.price if pin.price is not None else product.price),
+        "list_price": money(product.price),
+        "currency": product.currency,
+        "limit_per_buyer": pin.limit_per_buyer,
+        "pinned_at": iso(pin.pinned_at),
+        "unpinned_at": iso(pin.unpinned_at),
+        "offset_s": round(pin.offset_s, 3),
+    }
+
+
+def pin_current(*, show_id: int) -> Pin | None:
+    return (
+        Pin.objects.filter(show_id=show_id, unpinned_at__isnull=True)
+        .select_related("product")
+        .prefetch_related("product__variants")
+        .first()
+    )
+
+
+def pin_timeline(*, show: Show) -> QuerySet[Pin]:
+    """Every pin of the show, oldest first (the replay's timeline)."""
+    return (
+        Pin.objects.filter(show=show)
+        .select_related("product")
+        .prefetch_related("product__variants")
+    )
+
+
+def stock_payload(pin: Pin | None) -> list[dict[str, Any]]:
+    """Live stock of the pinned product, one entry per variant (`stock.changed` shape)."""
+    if pin is None:
+        return []
+    return [
+        {"product": pin.product_id, "variant": v.pk, "available": v.stock_available}
+        for v in _variants(pin.product)
+    ]
+
+
+# --- shows --------------------------------------------------------------------------------
+
+
+def viewer_count(*, show_id: int) -> int:
+    """Viewers watching now, from the live room's presence tracking (0 until it exists)."""
+    try:
+        from streams import presence  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # the live room's presence module is not installed yet
+        return 0
+    counter = getattr(presence, "viewer_count", None)
+    return int(counter(show_id=show_id)) if counter is not None else 0
+
+
+def _current_pin_of(show: Show) -> Pin | None:
+    prefetched = getattr(show, "current_pins", None)
+    if prefetched is not None:
+        return prefetched[0] if prefetched else None
+    return pin_current(show_id=show.pk)
+
+
+def show_status_payload(show: Show) -> dict[str, Any]:
+    """`show.status` event data."""
+    return {
+        "id": show.pk,
+        "status": show.status,
+        "started_at": iso(show.started_at),
+        "ended_at": iso(show.ended_at),
+    }
+
+
+def show_payload(show: Show, *, viewer: Any = None, role: Role | None = None) -> dict[str, Any]:
+    """A show for REST answers and snapshots. Hosts and moderators also see the word filter."""
+    if role is None:
+        role = user_show_role(user=viewer, show=show)
+    data: dict[str, Any] = {
+        "id": show.pk,
+        "shop": show.shop_id,
+        "shop_name": show.shop.name,
+        "title": show.title,
+        "status": show.status,
+        "scheduled_at": iso(show.scheduled_at),
+        "started_at": iso(show.started_at),
+        "ended_at": iso(show.ended_at),
+        "playback_url": show.playback_url,
+        "rehearsal": show.rehearsal,
+        "lineup": [product_summary_payload(item.product) for item in show.lineup.all()],
+        "current_pin": pin_payload(_current_pin_of(show), viewer=viewer),
+        "viewer_count": viewer_count(show_id=show.pk),
+        "slow_mode_s": show.slow_mode_s,
+        "created_at": iso(show.created_at),
+    }
+    if role in ("host", "moderator"):
+        data["blocked_words"] = list(show.blocked_words)
+    return data
+
+
+def show_moderators(*, show: Show) -> QuerySet[ShowModerator]:
+    return ShowModerator.objects.filter(show=show).select_related("user").order_by("id")
+
+
+# --- chat ---------------------------------------------------------------------------------
+
+
+def chat_message_payload(message: ChatMessage) -> dict[str, Any]:
+    """`chat.message` event data, also one entry of the chat history."""
+    return {
+        "id": message.pk,
+        "user": {"id": message.user_id, "username": message.user.username},
+        "text": message.text,
+        "ts": iso(message.created_at),
+    }
+
+
+def chat_visible_messages(*, show_id: int) -> QuerySet[ChatMessage]:
+    """Messages viewers see: not removed."""
+    return ChatMessage.objects.filter(show_id=show_id, removed_at__isnull=True).select_related(
+        "user"
+    )
+
+
+def chat_history_page(
+    *, show_id: int, before_id: int | None = None, limit: int = CHAT_HISTORY_PAGE_SIZE
+) -> tuple[list[ChatMessage], bool]:
+    """Up to `limit` messages older than `before_id` (latest first if None), ascending.
+
+    Returns the page and whether older messages exist.
+    """
+    qs = chat_visible_messages(show_id=show_id)
+    if before_id is not None:
+        qs = qs.filter(pk__lt=before_id)
+    newest_first = list(qs.order_by("-id")[: limit + 1])
+    has_older = len(newest_first) > limit
+    return list(reversed(newest_first[:limit])), has_older
+
+
+def chat_recent_payload(*, show_id: int, limit: int = SNAPSHOT_MESSAGES) -> list[dict[str, Any]]:
+    page, _ = chat_history_page(show_id=show_id, limit=limit)
+    return [chat_message_payload(m) for m in page]
+
+
+# --- moderation ---------------------------------------------------------------------------
+
+RESTRICTING = (
+    ModerationAction.Action.BAN,
+    ModerationAction.Action.TIMEOUT,
+    ModerationAction.Action.UNBAN,
+)
+
+
+def user_restriction(*, show_id: int, user_id: int) -> ModerationAction | None:
+    """The ban or running timeout that stops `user_id` chatting in the show, if any.
+
+    The latest ban/timeout/unban for (show, user) decides: an unban lifts anything, a
+    timeout that has run out lifts itself.
+    """
+    latest = (
+        ModerationAction.objects.filter(
+            show_id=show_id, target_user_id=user_id, action__in=RESTRICTING
+        )
+        .order_by("-id")
+        .first()
+    )
+    if latest is None or latest.action == ModerationAction.Action.UNBAN:
+        return None
+    if latest.action == ModerationAction.Action.TIMEOUT and (
+        latest.until is None or latest.until <= timezone.now()
+    ):
+        return None
+    return latest
+
+
+def moderation_action_payload(action: ModerationAction) -> dict[str, Any]:
+    """A moderation record (the answer to whoever took it, and to staff)."""
+    return {
+        "id": action.pk,
+        "show": action.show_id,
+        "action": action.action,
+        "actor": (
+            {"id": action.actor_id, "username": action.actor.username}
+            if action.actor is not None
+            else None
+        ),
+        "user": {"id": action.target_user_id, "username": action.target_user.username},
+        "message": action.message_id,
+        "reason": action.reason,
+        "until": iso(action.until),
+        "created_at": iso(action.created_at),
+    }
+
+
+def moderation_notice_payload(action: ModerationAction) -> dict[str, Any]:
+    """What the affected person reads (`moderation.notice` and /me/moderation/).
+
+    The moderator's identity is not disclosed to the person they acted on.
+    """
+    return {
+        "id": action.pk,
+        "show": {"id": action.show_id, "title": action.show.title},
+        "action": action.action,
+        "reason": action.reason,
+        "until": iso(action.until),
+        "message": (
+            {"id": action.message_id, "text": action.message.text}
+            if action.message is not None
+            else None
+        ),
+        "created_at": iso(action.created_at),
+    }
+
+
+def moderation_actions_affecting(*, user: Any) -> QuerySet[ModerationAction]:
+    """Every action taken on `user` or their messages, for /me/moderation/."""
+    return ModerationAction.objects.filter(target_user_id=user.pk).select_related("show", "message")
+
+
+# --- the live room ------------------------------------------------------------------------
+
+
+def show_snapshot(*, show_id: int, user: Any) -> dict[str, Any]:
+    """Data for `show.snapshot` (the live room adds `viewer_count` and `seq`).
+
+    Raises `NotFound` when there is no such show and `Forbidden` for a rehearsal the user
+    does not host (the socket closes with 4404 / 4403).
+    """
+    show = (
+        Show.objects.select_related("shop")
+        .prefetch_related(*show_prefetches())
+        .filter(pk=show_id)
+        .first()
+    )
+    if show is None:
+        raise NotFound("No such show.")
+    role = user_show_role(user=user, show=show)
+    if show.rehearsal and role != "host":
+        raise Forbidden("This show is a rehearsal; only its hosts may join.")
+    pin = _current_pin_of(show)
+    return {
+        "show": show_payload(show, viewer=user, role=role),
+        "current_pin": pin_payload(pin, viewer=user),
+        "stock": stock_payload(pin),
+        "recent_messages": chat_recent_payload(show_id=show.pk),
+        "role": role,
+    }

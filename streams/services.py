@@ -1,0 +1,642 @@
+"""Writes for shows, pins, chat, moderation and reactions.
+
+Each service checks the caller's rights itself (REST views and the WebSocket consumer
+both call them), raises `ApiError` with the SPEC code for expected failures, and emits
+its viewer-visible event with `streams.events` (delivered after commit).
+
+Lock order: a service that locks rows locks the `Show` row first (``select_for_update``),
+then anything under it (pins, messages). Start, end, pin and unpin of one show are thus
+serialized by that one row lock, which is what keeps "one current pin" and the pin
+timeline consistent under concurrent requests.
+
+Redis keys (all in the configured `REDIS_URL` database):
+
+- ``streams:chat:rate:{user_id}`` — per-user chat counter, a fixed window of
+  `CHAT_RATE_WINDOW_S` seconds (INCR + EXPIRE NX in one MULTI).
+- ``streams:chat:slow:{show_id}:{user_id}`` — slow-mode marker, SET NX EX `slow_mode_s`.
+- ``streams:reactions:rate:{user_id}`` — per-user reaction counter (same scheme).
+- ``streams:reactions:{show_id}`` — hash kind → count since the last take;
+  `reaction_counts_take` reads and deletes it atomically (MULTI: HGETALL + DEL).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from catalog.models import Product, Shop
+from catalog.selectors import user_can_manage_shop
+from core.errors import ApiError, Forbidden, Invalid, InvalidState, NotFound
+from core.redis import get_redis
+from streams.events import emit_show_event, emit_user_event
+from streams.models import ChatMessage, LineupItem, ModerationAction, Pin, Show, ShowModerator
+from streams.selectors import (
+    Role,
+    chat_message_payload,
+    iso,
+    moderation_notice_payload,
+    pin_payload,
+    show_status_payload,
+    user_restriction,
+    user_show_role,
+)
+
+User = get_user_model()
+
+CHAT_RATE_MESSAGES: int = getattr(settings, "CHAT_RATE_MESSAGES", 5)
+CHAT_RATE_WINDOW_S: int = getattr(settings, "CHAT_RATE_WINDOW_S", 10)
+REACTION_RATE: int = getattr(settings, "REACTION_RATE", 30)
+REACTION_RATE_WINDOW_S: int = getattr(settings, "REACTION_RATE_WINDOW_S", 10)
+REACTION_KINDS: tuple[str, ...] = ("heart", "fire", "clap", "laugh", "wow")
+# Counts nobody took (no live room running) disappear on their own.
+REACTION_COUNTS_TTL_S = 300
+
+MAX_SLOW_MODE_S = 3600
+MAX_BLOCKED_WORDS = 200
+MAX_BLOCKED_WORD_LENGTH = 50
+MAX_REASON_LENGTH = 500
+
+# C0 control characters other than tab, newline and carriage return. NUL cannot even be
+# stored by PostgreSQL; the others have no business in a chat line.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+# --- shared checks ------------------------------------------------------------------------
+
+
+def _require_user(user: Any) -> None:
+    if user is None or not user.is_authenticated:
+        raise ApiError("not_authenticated", "Sign in to do this.", status=401)
+
+
+def _show_for(*, show_id: int, user: Any, lock: bool = False) -> tuple[Show, Role]:
+    """Load the show (locked if asked) and the user's role; a rehearsal is 404 to non-hosts."""
+    qs = Show.objects.select_related("shop")
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    show = qs.filter(pk=show_id).first()
+    if show is None:
+        raise NotFound("No such show.")
+    role = user_show_role(user=user, show=show)
+    if show.rehearsal and role != "host":
+        raise NotFound("No such show.")
+    return show, role
+
+
+def _require_host(role: Role) -> None:
+    if role == "anonymous":
+        raise ApiError("not_authenticated", "Sign in to do this.", status=401)
+    if role != "host":
+        raise Forbidden("Only the show's hosts may do this.")
+
+
+def _check_text(*, field: str, value: Any, max_length: int) -> str:
+    """A required non-blank string of at most `max_length` characters, without controls."""
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"{field}: this field is required.", details={field: ["Required."]})
+    if len(value) > max_length:
+        msg = f"Ensure this field has no more than {max_length} characters."
+        raise Invalid(f"{field}: {msg}", details={field: [msg]})
+    if _CONTROL_CHARS.search(value):
+        msg = "Control characters are not allowed."
+        raise Invalid(f"{field}: {msg}", details={field: [msg]})
+    return value
+
+
+def _fixed_window_hit(*, key: str, window_s: int) -> tuple[int, int]:
+    """Count one hit in a fixed window; returns (hits so far, seconds left in the window)."""
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.incr(key)
+    pipe.expire(key, window_s, nx=True)
+    pipe.ttl(key)
+    count, _, ttl = pipe.execute()
+    return int(count), max(int(ttl), 1)
+
+
+# --- shows --------------------------------------------------------------------------------
+
+
+def _check_lineup(*, shop: Shop, product_ids: list[int]) -> list[int]:
+    if len(set(product_ids)) != len(product_ids):
+        raise Invalid(
+            "lineup: a product appears twice.", details={"lineup": ["Duplicate product."]}
+        )
+    found = set(Product.objects.filter(shop=shop, pk__in=product_ids).values_list("pk", flat=True))
+    missing = [pid for pid in product_ids if pid not in found]
+    if missing:
+        msg = f"Products {missing} are not products of this shop."
+        raise Invalid(f"lineup: {msg}", details={"lineup": [msg]})
+    return product_ids
+
+
+def _set_lineup(*, show: Show, product_ids: list[int]) -> None:
+    LineupItem.objects.filter(show=show).delete()
+    LineupItem.objects.bulk_create(
+        LineupItem(show=show, product_id=pid, position=i) for i, pid in enumerate(product_ids)
+    )
+
+
+@transaction.atomic
+def show_create(
+    *,
+    user: Any,
+    shop_id: int,
+    title: str,
+    scheduled_at: datetime,
+    playback_url: str = "",
+    lineup: list[int] | None = None,
+    rehearsal: bool = False,
+) -> Show:
+    """Plan a show for a shop the caller hosts, with an ordered lineup of its products."""
+    _require_user(user)
+    shop = Shop.objects.filter(pk=shop_id).first()
+    if shop is None:
+        raise Invalid("shop: no such shop.", details={"shop": ["No such shop."]})
+    if not user_can_manage_shop(user=user, shop=shop):
+        raise Forbidden("Only the shop's owner and staff may plan its shows.")
+    title = _check_text(field="title", value=title, max_length=200)
+    product_ids = _check_lineup(shop=shop, product_ids=lineup or [])
+    show = Show.objects.create(
+        shop=shop,
+        title=title,
+        scheduled_at=scheduled_at,
+        playback_url=playback_url,
+        rehearsal=rehearsal,
+    )
+    _set_lineup(show=show, product_ids=product_ids)
+    return show
+
+
+@transaction.atomic
+def show_update(
+    *,
+    user: Any,
+    show_id: int,
+    title: str | None = None,
+    scheduled_at: datetime | None = None,
+    playback_url: str | None = None,
+    lineup: list[int] | None = None,
+    slow_mode_s: int | None = None,
+    blocked_words: list[str] | None = None,
+) -> Show:
+    """Edit a show (hosts). `None` leaves a field alone.
+
+    The plan (`scheduled_at`, `lineup`) changes only while scheduled; `title` and
+    `playback_url` until the show ends; chat settings at any time.
+    """
+    _require_user(user)
+    show, role = _show_for(show_id=show_id, user=user, lock=True)
+    _require_host(role)
+    if (scheduled_at is not None or lineup is not None) and show.status != Show.Status.SCHEDULED:
+        raise InvalidState("The schedule and lineup can change only before the show starts.")
+    if (title is not None or playback_url is not None) and show.status == Show.Status.ENDED:
+        raise InvalidState("The show has ended.")
+    if title is not None:
+        show.title = _check_text(field="title", value=title, max_length=200)
+    if scheduled_at is not None:
+        show.scheduled_at = scheduled_at
+    if playback_url is not None:
+        show.playback_url = playback_url
+    if lineup is not None:
+        _set_lineup(show=show, product_ids=_check_lineup(shop=show.shop, product_ids=lineup))
+    show.save()
+    if slow_mode_s is not None or blocked_words is not None:
+        _apply_chat_settings(show=show, slow_mode_s=slow_mode_s, blocked_words=blocked_words)
+    return show
+
+
+def _apply_chat_settings(
+    *, show: Show, slow_mode_s: int | None, blocked_words: list[str] | None
+) -> None:
+    if slow_mode_s is not None:
+        if isinstance(slow_mode_s, bool) or not isinstance(slow_mode_s, int):
+            raise Invalid("slow_mode_s must be an integer.", details={"slow_mode_s": ["Integer."]})
+        if not 0 <= slow_mode_s <= MAX_SLOW_MODE_S:
+            msg = f"Must be between 0 and {MAX_SLOW_MODE_S}."
+            raise Invalid(f"slow_mode_s: {msg}", details={"slow_mode_s": [msg]})
+        show.slow_mode_s = slow_mode_s
+    if blocked_words is not None:
+        show.blocked_words = _clean_blocked_words(blocked_words)
+    show.save(update_fields=["slow_mode_s", "blocked_words"])
+    emit_show_event(show_id=show.pk, type="chat.settings", data={"slow_mode_s": show.slow_mode_s})
+
+
+def _clean_blocked_words(words: Any) -> list[str]:
+    if not isinstance(words, list) or len(words) > MAX_BLOCKED_WORDS:
+        msg = f"A list of at most {MAX_BLOCKED_WORDS} words."
+        raise Invalid(f"blocked_words: {msg}", details={"blocked_words": [msg]})
+    cleaned: list[str] = []
+    seen: set[str] = set()
+    for word in words:
+        word = _check_text(field="blocked_words", value=word, max_length=MAX_BLOCKED_WORD_LENGTH)
+        word = word.strip()
+        if word.casefold() not in seen:
+            seen.add(word.casefold())
+            cleaned.append(word)
+    return cleaned
+
+
+@transaction.atomic
+def show_chat_settings_set(
+    *,
+    user: Any,
+    show_id: int,
+    slow_mode_s: int | None = None,
+    blocked_words: list[str] | None = None,
+) -> Show:
+    """Set slow mode and the word filter (hosts and the show's moderators)."""
+    _require_user(user)
+    show, role = _show_for(show_id=show_id, user=user, lock=True)
+    if role not in ("host", "moderator"):
+        raise Forbidden("Only the show's hosts and moderators may change chat settings.")
+    _apply_chat_settings(show=show, slow_mode_s=slow_mode_s, blocked_words=blocked_words)
+    return show
+
+
+@transaction.atomic
+def show_start(*, user: Any, show_id: int) -> Show:
+    """Go live (hosts): scheduled → live, sets `started_at`, emits `show.status`."""
+    _require_user(user)
+    show, role = _show_for(show_id=show_id, user=user, lock=True)
+    _require_host(role)
+    if show.status != Show.Status.SCHEDULED:
+        raise InvalidState(f"The show is {show.status}; only a scheduled show can start.")
+    show.status = Show.Status.LIVE
+    show.started_at = timezone.now()
+    show.save(update_fields=["status", "started_at"])
+    emit_show_event(show_id=show.pk, type="show.status", data=show_status_payload(show))
+    return show
+
+
+@transaction.atomic
+def show_end(*, user: Any, show_id: int) -> Show:
+    """End the show (hosts): live → ended, closes the current pin, emits `show.status`."""
+    _require_user(user)
+    show, role = _show_for(show_id=show_id, user=user, lock=True)
+    _require_host(role)
+    if show.status != Show.Status.LIVE:
+        raise InvalidState(f"The show is {show.status}; only a live show can end.")
+    now = timezone.now()
+    show.status = Show.Status.ENDED
+    show.ended_at = now
+    show.save(update_fields=["status", "ended_at"])
+    closed = Pin.objects.filter(show=show, unpinned_at__isnull=True).update(unpinned_at=now)
+    emit_show_event(show_id=show.pk, type="show.status", data=show_status_payload(show))
+    if closed:
+        emit_show_event(show_id=show.pk, type="pin.changed", data={"pin": None})
+    return show
+
+
+# --- moderators ---------------------------------------------------------------------------
+
+
+def _user_by_username(username: Any) -> Any:
+    target = (
+        User.objects.filter(username__iexact=username).first()
+        if isinstance(username, str)
+        else None
+    )
+    if target is None:
+        raise Invalid("username: no such user.", details={"username": ["No such user."]})
+    return target
+
+
+@transaction.atomic
+def show_moderator_add(*, user: Any, show_id: int, username: str) -> tuple[ShowModerator, bool]:
+    """Name a moderator (hosts). Returns (row, created); naming one twice changes nothing."""
+    _require_user(user)
+    show, role = _show_for(show_id=show_id, user=user, lock=True)
+    _require_host(role)
+    target = _user_by_username(username)
+    if user_show_role(user=target, show=show) == "host":
+        msg = "Hosts already moderate their shows."
+        raise Invalid(f"username: {msg}", details={"username": [msg]})
+    row, created = ShowModerator.objects.get_or_create(show=show, user=target)
+    return row, created
+
+
+@transaction.atomic
+def show_moderator_remove(*, user: Any, show_id: int, username: str) -> None:
+    """Remove a moderator (hosts); 404 when that user is not one."""
+    _require_user(user)
+    show, role = _show_for(show_id=show_id, user=user, lock=True)
+    _require_host(role)
+    target = _user_by_username(username)
+    deleted, _ = ShowModerator.objects.filter(show=show, user=target).delete()
+    if not deleted:
+        raise NotFound("That user is not a moderator of this show.")
+
+
+# --- pins ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def pin_product(
+    *,
+    user: Any,
+    show_id: int,
+    product_id: int,
+    price: Decimal | None = None,
+    limit_per_buyer: int | None = None,
+) -> Pin:
+    """Pin a product of the show's shop (hosts), replacing the current pin.
+
+    Allowed while scheduled (to set up, e.g. in a rehearsal) and live; an ended show's
+    timeline is final. The show row lock serializes concurrent pins, so the close of the
+    old pin and the insert of the new one never interleave with another pin's.
+    """
+    _require_user(user)
+    show, role = _show_for(show_id=show_id, user=user, lock=True)
+    _require_host(role)
+    if show.status == Show.Status.ENDED:
+        raise InvalidState("The show has ended; its pin timeline is final.")
+    product = Product.objects.filter(pk=product_id, shop_id=show.shop_id, is_active=True).first()
+    if product is None:
+        msg = "No such active product in this show's shop."
+        raise Invalid(f"product: {msg}", details={"product": [msg]})
+    if price is not None and price < 0:
+        raise Invalid("price: must not be negative.", details={"price": ["Must be >= 0."]})
+    if limit_per_buyer is not None and limit_per_buyer < 1:
+        msg = "Must be at least 1."
+        raise Invalid(f"limit_per_buyer: {msg}", details={"limit_per_buyer": [msg]})
+    now = timezone.now()
+    Pin.objects.filter(show=show, unpinned_at__isnull=True).update(unpinned_at=now)
+    offset_s = 0.0
+    if show.status == Show.Status.LIVE and show.started_at is not None:
+        offset_s = max((now - show.started_at).total_seconds(), 0.0)
+    pin = Pin.objects.create(
+        show=show,
+        product=product,
+        price=price,
+        limit_per_buyer=limit_per_buyer,
+        pinned_at=now,
+        offset_s=offset_s,
+    )
+    pin = Pin.objects.select_related("product").prefetch_related("product__variants").get(pk=pin.pk)
+    emit_show_event(show_id=show.pk, type="pin.changed", data={"pin": pin_payload(pin)})
+    return pin
+
+
+@transaction.atomic
+def pin_clear(*, user: Any, show_id: int) -> Pin:
+    """Unpin the current product (hosts); 404 when nothing is pinned. Returns the closed pin."""
+    _require_user(user)
+    show, role = _show_for(show_id=show_id, user=user, lock=True)
+    _require_host(role)
+    pin = Pin.objects.filter(show=show, unpinned_at__isnull=True).first()
+    if pin is None:
+        raise NotFound("Nothing is pinned.")
+    pin.unpinned_at = timezone.now()
+    pin.save(update_fields=["unpinned_at"])
+    emit_show_event(show_id=show.pk, type="pin.changed", data={"pin": None})
+    return pin
+
+
+# --- chat ---------------------------------------------------------------------------------
+
+
+def _show_open_for(*, show: Show, role: Role) -> bool:
+    """Chat and reactions need a live show; a rehearsal's hosts may try them out earlier."""
+    if show.status == Show.Status.LIVE:
+        return True
+    return show.rehearsal and role == "host" and show.status == Show.Status.SCHEDULED
+
+
+def _blocked_word_in(*, text: str, words: list[str]) -> str | None:
+    """The first blocked word found in `text` as a whole word (case-insensitive), if any."""
+    if not words:
+        return None
+    pattern = re.compile(
+        r"(?<!\w)(" + "|".join(re.escape(w) for w in words) + r")(?!\w)", re.IGNORECASE
+    )
+    found = pattern.search(text)
+    return found.group(1) if found else None
+
+
+def chat_send(*, show_id: int, user: Any, text: Any) -> ChatMessage:
+    """Post a chat message and broadcast `chat.message`.
+
+    Checks, in order: signed in, show visible and live, not banned or timed out, text
+    valid, word filter, per-user rate limit, per-show slow mode. Hosts and moderators are
+    exempt from the restrictions, the filter and slow mode (not from the rate limit).
+    The text is stored exactly as written.
+    """
+    _require_user(user)
+    show, role = _show_for(show_id=show_id, user=user)
+    if not _show_open_for(show=show, role=role):
+        raise ApiError("show_not_live", "Chat opens when the show goes live.", status=409)
+    staff = role in ("host", "moderator")
+    if not staff:
+        _check_not_restricted(show=show, user=user)
+    text = _check_text(field="text", value=text, max_length=ChatMessage.MAX_LENGTH)
+    if not staff and _blocked_word_in(text=text, words=list(show.blocked_words)):
+        raise ApiError(
+            "message_blocked",
+            "Your message contains a word the host does not allow here.",
+            status=400,
+        )
+    count, ttl = _fixed_window_hit(key=f"streams:chat:rate:{user.pk}", window_s=CHAT_RATE_WINDOW_S)
+    if count > CHAT_RATE_MESSAGES:
+        raise ApiError(
+            "throttled",
+            f"You are sending messages too fast; wait {ttl} s.",
+            status=429,
+            details={"retry_after_s": ttl},
+        )
+    if show.slow_mode_s and not staff:
+        redis = get_redis()
+        key = f"streams:chat:slow:{show.pk}:{user.pk}"
+        if not redis.set(key, 1, nx=True, ex=show.slow_mode_s):
+            wait = max(int(redis.ttl(key)), 1)
+            raise ApiError(
+                "slow_mode",
+                f"Slow mode is on: one message every {show.slow_mode_s} s; wait {wait} s.",
+                status=429,
+                details={"retry_after_s": wait},
+            )
+    with transaction.atomic():
+        message = ChatMessage.objects.create(show=show, user=user, text=text)
+        emit_show_event(show_id=show.pk, type="chat.message", data=chat_message_payload(message))
+    return message
+
+
+def _check_not_restricted(*, show: Show, user: Any) -> None:
+    restriction = user_restriction(show_id=show.pk, user_id=user.pk)
+    if restriction is None:
+        return
+    if restriction.action == ModerationAction.Action.BAN:
+        # SPEC: the error's message is the reason the moderator gave.
+        raise ApiError(
+            "banned",
+            restriction.reason,
+            status=403,
+            details={"reason": restriction.reason, "until": None},
+        )
+    until = iso(restriction.until)
+    raise ApiError(
+        "timed_out",
+        f"{restriction.reason} (timed out until {until})",
+        status=403,
+        details={"reason": restriction.reason, "until": until},
+    )
+
+
+# --- moderation ---------------------------------------------------------------------------
+
+
+def _check_duration(duration_s: Any) -> int:
+    if (
+        isinstance(duration_s, bool)
+        or not isinstance(duration_s, int)
+        or not 1 <= duration_s <= ModerationAction.MAX_TIMEOUT_S
+    ):
+        msg = f"A timeout needs duration_s between 1 and {ModerationAction.MAX_TIMEOUT_S}."
+        raise Invalid(msg, details={"duration_s": [msg]})
+    return duration_s
+
+
+@transaction.atomic
+def moderation_apply(
+    *,
+    show_id: int,
+    actor: Any,
+    action: str,
+    target_user_id: int | None = None,
+    message_id: int | None = None,
+    reason: str,
+    duration_s: int | None = None,
+) -> ModerationAction:
+    """Remove a message, time out, ban or unban in a show (hosts and its moderators).
+
+    Every action carries a reason the affected person reads (`moderation.notice`, and
+    /me/moderation/). Hosts cannot be timed out or banned in their show; moderators
+    cannot act on hosts or other moderators. `remove_message` targets the message's
+    author and broadcasts `chat.removed`.
+    """
+    _require_user(actor)
+    if action not in ModerationAction.Action.values:
+        msg = f"Unknown action; use one of {', '.join(ModerationAction.Action.values)}."
+        raise Invalid(msg, details={"action": [msg]})
+    reason = _check_text(field="reason", value=reason, max_length=MAX_REASON_LENGTH)
+    show, role = _show_for(show_id=show_id, user=actor)
+    if role not in ("host", "moderator"):
+        raise Forbidden("Only the show's hosts and moderators may moderate.")
+
+    message: ChatMessage | None = None
+    target: Any
+    if action == ModerationAction.Action.REMOVE_MESSAGE:
+        if isinstance(message_id, bool) or not isinstance(message_id, int):
+            raise Invalid(
+                "message: required for remove_message.", details={"message": ["Required."]}
+            )
+        message = (
+            ChatMessage.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(pk=message_id, show=show)
+            .first()
+        )
+        if message is None:
+            msg = "No such message in this show."
+            raise Invalid(f"message: {msg}", details={"message": [msg]})
+        if message.removed_at is not None:
+            raise InvalidState("That message was already removed.")
+        target = message.user
+    else:
+        if isinstance(target_user_id, bool) or not isinstance(target_user_id, int):
+            raise Invalid(f"user: required for {action}.", details={"user": ["Required."]})
+        found = User.objects.filter(pk=target_user_id).first()
+        if found is None:
+            raise Invalid("user: no such user.", details={"user": ["No such user."]})
+        target = found
+        if target.pk == actor.pk:
+            raise Invalid("You cannot moderate yourself.", details={"user": ["Yourself."]})
+
+    target_role = user_show_role(user=target, show=show)
+    if action != ModerationAction.Action.REMOVE_MESSAGE and target_role == "host":
+        raise Forbidden("Hosts cannot be timed out or banned in their own show.")
+    if role == "moderator" and target_role in ("host", "moderator") and target.pk != actor.pk:
+        raise Forbidden("Moderators cannot act on the show's hosts or other moderators.")
+
+    now = timezone.now()
+    until: datetime | None = None
+    if action == ModerationAction.Action.TIMEOUT:
+        until = now + timedelta(seconds=_check_duration(duration_s))
+    if (
+        action == ModerationAction.Action.UNBAN
+        and user_restriction(show_id=show.pk, user_id=target.pk) is None
+    ):
+        raise InvalidState("That user is neither banned nor timed out in this show.")
+
+    try:
+        with transaction.atomic():
+            record = ModerationAction.objects.create(
+                show=show,
+                actor=actor,
+                target_user=target,
+                action=action,
+                reason=reason,
+                message=message,
+                until=until,
+            )
+    except IntegrityError as exc:  # the CHECK constraints back up the checks above
+        raise Invalid("This moderation action is not valid.") from exc
+    if message is not None:
+        message.removed_at = now
+        message.removed_by = actor
+        message.removal_reason = reason
+        message.save(update_fields=["removed_at", "removed_by", "removal_reason"])
+        emit_show_event(show_id=show.pk, type="chat.removed", data={"id": message.pk})
+    notice = moderation_notice_payload(record)
+    emit_user_event(user_id=target.pk, type="moderation.notice", data=notice)
+    return record
+
+
+# --- reactions ----------------------------------------------------------------------------
+
+
+def reaction_send(*, show_id: int, user: Any, kind: Any) -> None:
+    """Count one reaction of a known kind in Redis; the live room broadcasts the totals
+    as `reaction.burst` (see `reaction_counts_take`)."""
+    _require_user(user)
+    if not isinstance(kind, str) or kind not in REACTION_KINDS:
+        msg = f"Unknown reaction; use one of {', '.join(REACTION_KINDS)}."
+        raise Invalid(msg, details={"kind": [msg]})
+    show, role = _show_for(show_id=show_id, user=user)
+    if not _show_open_for(show=show, role=role):
+        raise ApiError("show_not_live", "Reactions open when the show goes live.", status=409)
+    count, ttl = _fixed_window_hit(
+        key=f"streams:reactions:rate:{user.pk}", window_s=REACTION_RATE_WINDOW_S
+    )
+    if count > REACTION_RATE:
+        raise ApiError(
+            "throttled",
+            f"You are reacting too fast; wait {ttl} s.",
+            status=429,
+            details={"retry_after_s": ttl},
+        )
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.hincrby(f"streams:reactions:{show.pk}", kind, 1)
+    pipe.expire(f"streams:reactions:{show.pk}", REACTION_COUNTS_TTL_S)
+    pipe.execute()
+
+
+def reaction_counts_take(*, show_id: int) -> dict[str, int]:
+    """Read and reset the show's reaction counts in one step.
+
+    HGETALL and DEL run in one MULTI/EXEC, which Redis executes without interleaving any
+    other client's command, so a concurrent HINCRBY lands either in this take or in the
+    next one: no reaction is counted twice or lost.
+    """
+    key = f"streams:reactions:{show_id}"
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.hgetall(key)
+    pipe.delete(key)
+    counts, _ = pipe.execute()
+    return {k.decode(): int(v) for k, v in counts.items()}
