@@ -69,6 +69,22 @@ class Product(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    # Product-level stock figures (SPEC "Variants"): a product with one variant shows that
+    # variant's SKU and stock; with several, the sums and no SKU. They read
+    # `self.variants.all()`, so prefetch variants when listing products.
+    @property
+    def sku(self) -> str | None:
+        variants = list(self.variants.all())
+        return variants[0].sku if len(variants) == 1 else None
+
+    @property
+    def stock_on_hand(self) -> int:
+        return sum(v.stock_on_hand for v in self.variants.all())
+
+    @property
+    def stock_available(self) -> int:
+        return sum(v.stock_available for v in self.variants.all())
+
 
 class Variant(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
@@ -107,6 +123,10 @@ class Variant(models.Model):
     @property
     def effective_price(self) -> Decimal:
         return self.price if self.price is not None else self.product.price
+
+    @property
+    def effective_weight_grams(self) -> int:
+        return self.weight_grams if self.weight_grams is not None else self.product.weight_grams
 
 
 class StockAdjustment(models.Model):

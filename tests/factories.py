@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from catalog.models import Product, Shop, ShopStaff, Variant
+from catalog.models import Product, Shop, ShopStaff
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -45,14 +45,13 @@ class ShopStaffFactory(factory.django.DjangoModelFactory):
 
 
 class ProductFactory(factory.django.DjangoModelFactory):
-    """A simple product (one variant) with `stock` units on hand."""
+    """A product built through `catalog.services.product_create` (so its initial stock is
+    in the ledger). Simple by default: one variant `SKU-<handle>` with `stock` units on
+    hand. For variants pass `options=[{"name": "size", "values": ["S", "M"]}]` and
+    `variants=[{"sku": "T-S", "options": {"size": "S"}, "stock_on_hand": 3}, ...]`."""
 
     class Meta:
         model = Product
-        skip_postgeneration_save = True
-
-    class Params:
-        stock = 10
 
     shop = factory.SubFactory(ShopFactory)
     handle = factory.Sequence(lambda n: f"product-{n}")
@@ -61,21 +60,26 @@ class ProductFactory(factory.django.DjangoModelFactory):
     currency = "USD"
     weight_grams = 250
 
-    @factory.post_generation
-    def variant(self, create: bool, extracted: object, **kwargs: object) -> None:
-        if not create:
-            return
-        stock = self._stock if hasattr(self, "_stock") else 10
-        Variant.objects.create(
-            product=self, shop=self.shop, sku=f"SKU-{self.handle}", stock_on_hand=stock
-        )
-
     @classmethod
     def _create(cls, model_class, *args, **kwargs):  # type: ignore[no-untyped-def]
+        from catalog.services import VariantInput, product_create
+
         stock = kwargs.pop("stock", 10)
-        obj = super()._create(model_class, *args, **kwargs)
-        obj._stock = stock
-        return obj
+        sku = kwargs.pop("sku", None)
+        variants = kwargs.pop("variants", None)
+        is_active = kwargs.pop("is_active", True)
+        if variants is None:
+            kwargs["sku"] = sku or f"SKU-{kwargs['handle']}"
+            kwargs["stock_on_hand"] = stock
+        else:
+            kwargs["variants"] = [
+                v if isinstance(v, VariantInput) else VariantInput(**v) for v in variants
+            ]
+        product = product_create(actor=kwargs["shop"].owner, **kwargs)
+        if not is_active:
+            Product.objects.filter(pk=product.pk).update(is_active=False)
+            product.is_active = False
+        return product
 
 
 def token_for(user: object) -> str:
