@@ -32,6 +32,8 @@ export class LiveSocket {
     this.resumeUntil = null;
     this.resumeTimer = null;
     this.buffer = [];
+    this.holdUntil = 0;
+    this.statusLog = [];
     this.stats = { connects: 0, resumes: 0, resyncs: 0, duplicates: 0, gaps: 0 };
   }
 
@@ -78,7 +80,7 @@ export class LiveSocket {
   scheduleReconnect() {
     this.attempt += 1;
     const base = Math.min(10000, 500 * 2 ** Math.min(this.attempt - 1, 5));
-    const delay = base / 2 + Math.random() * base / 2;
+    const delay = Math.max(base / 2 + Math.random() * base / 2, (this.holdUntil || 0) - Date.now());
     this.status("reconnecting", { inMs: Math.round(delay), attempt: this.attempt });
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.connect(), delay);
@@ -86,6 +88,8 @@ export class LiveSocket {
 
   status(state, info = {}) {
     this.state = state;
+    this.statusLog.push(state);
+    if (this.statusLog.length > 50) this.statusLog.shift();
     if (this.h.onStatus) this.h.onStatus(state, info);
   }
 
@@ -95,8 +99,12 @@ export class LiveSocket {
     return true;
   }
 
-  /** Drop the current socket as if the network failed (used by tests and on "offline"). */
-  drop() {
+  /**
+   * Drop the current socket as if the network failed (used on "online" and by the browser
+   * tests); `holdMs` keeps the client away that long before it reconnects and resumes.
+   */
+  drop(holdMs = 0) {
+    this.holdUntil = Date.now() + holdMs;
     if (this.ws) this.ws.close(4000, "client drop");
   }
 
