@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -180,6 +181,21 @@ SANDBOX_SLOW_SECONDS: float = env.float("SANDBOX_SLOW_SECONDS", default=3.0)
 WS_TICKET_TTL_SECONDS: int = 60
 IDEMPOTENCY_TTL_SECONDS: int = 24 * 3600
 
+# Checkout and payments (orders app; docs/checkout.md, docs/celery.md).
+PAYMENT_PROVIDER: str = env.str(
+    "PAYMENT_PROVIDER", default="orders.payments.sandbox.SandboxProvider"
+)
+PAYMENT_MAX_ATTEMPTS: int = env.int("PAYMENT_MAX_ATTEMPTS", default=4)
+PAYMENT_RETRY_BACKOFF_SECONDS: float = env.float("PAYMENT_RETRY_BACKOFF_SECONDS", default=1.0)
+PAYMENT_RETRY_BACKOFF_MAX_SECONDS: float = env.float(
+    "PAYMENT_RETRY_BACKOFF_MAX_SECONDS", default=8.0
+)
+# A `started` capture attempt older than this is dead: CELERY_TASK_TIME_LIMIT kills a task
+# sooner, so this must stay above it.
+PAYMENT_ATTEMPT_STALE_SECONDS: int = env.int("PAYMENT_ATTEMPT_STALE_SECONDS", default=90)
+# An order quiet in pending_payment this long has lost its task; the sweep re-queues it.
+PAYMENT_STUCK_SECONDS: int = env.int("PAYMENT_STUCK_SECONDS", default=15)
+
 # Celery: Redis is the broker (SPEC); safety settings are explained in docs/celery.md.
 CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND: str | None = None
@@ -193,7 +209,23 @@ CELERY_TASK_SOFT_TIME_LIMIT = 45
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # Checkout sweeps (orders/tasks.py; docs/celery.md). Both are idempotent.
+    "orders-holds-expire-due": {
+        "task": "orders.holds_expire_due",
+        "schedule": env.float("HOLD_SWEEP_SECONDS", default=2.0),
+        "options": {"expires": 10},
+    },
+    "orders-recover-stuck": {
+        "task": "orders.recover_stuck",
+        "schedule": env.float("PAYMENT_RECOVER_SWEEP_SECONDS", default=5.0),
+        "options": {"expires": 30},
+    },
+    "core-idempotency-purge": {
+        "task": "core.idempotency_purge_expired",
+        "schedule": crontab(hour=3, minute=17),
+    },
+}
 
 # Security: strict when DEBUG is off (manage.py check --deploy is clean).
 SESSION_COOKIE_SECURE = not DEBUG and not TESTING

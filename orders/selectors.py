@@ -1,0 +1,154 @@
+"""Checkout reads: a buyer's holds and orders, a shop's orders and shipments, the shipping
+fee quote, and the orders the recovery sweep must re-queue."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from catalog.models import Shop, Variant
+from catalog.selectors import user_can_manage_shop
+from core.errors import Forbidden, NotFound
+from orders import clock
+from orders.models import (
+    Address,
+    Hold,
+    Order,
+    PaymentAttempt,
+    PaymentMethod,
+    Shipment,
+    ShippingRate,
+)
+from streams.models import Show
+
+# Used when a shop has no `ShippingRate` rows: (max grams or None for "heavier", fee).
+DEFAULT_SHIPPING_RATES: list[tuple[int | None, Decimal]] = [
+    (500, Decimal("4.99")),
+    (2000, Decimal("7.99")),
+    (None, Decimal("12.99")),
+]
+
+
+def shipping_rates_for_shop(*, shop_id: int) -> list[tuple[int | None, Decimal]]:
+    """The shop's fee table, lightest bracket first (the default table if it has none)."""
+    rows = [(r.max_weight_grams, r.fee) for r in ShippingRate.objects.filter(shop_id=shop_id)]
+    return rows or DEFAULT_SHIPPING_RATES
+
+
+def shipping_fee_for_weight(*, shop_id: int, weight_grams: int) -> Decimal:
+    """The fee for one parcel of `weight_grams` (0 for an empty parcel)."""
+    if weight_grams <= 0:
+        return Decimal("0.00")
+    rates = shipping_rates_for_shop(shop_id=shop_id)
+    for max_grams, fee in rates:
+        if max_grams is None or weight_grams <= max_grams:
+            return fee
+    return rates[-1][1]  # heavier than every bracket and no open-ended row: the top fee
+
+
+def variant_weight_grams(*, variant: Variant) -> int:
+    if variant.weight_grams is not None:
+        return variant.weight_grams
+    return variant.product.weight_grams
+
+
+def open_shipment(*, buyer_id: int, shop_id: int, show_id: int) -> Shipment | None:
+    return Shipment.objects.filter(
+        buyer_id=buyer_id, shop_id=shop_id, show_id=show_id, status=Shipment.Status.OPEN
+    ).first()
+
+
+def shipping_fee_quote(*, buyer: Any, show: Show, variant: Variant, quantity: int) -> Decimal:
+    """What buying `quantity` of `variant` in `show` adds to this buyer's shipping: the fee
+    for the parcel's weight afterwards minus what the parcel has already been charged
+    (bundled shipping: usually 0 for a second purchase in the same show)."""
+    shipment = None
+    if getattr(buyer, "is_authenticated", False):
+        shipment = open_shipment(buyer_id=buyer.pk, shop_id=show.shop_id, show_id=show.pk)
+    weight = shipment.weight_grams if shipment else 0
+    charged = shipment.fee_charged if shipment else Decimal("0")
+    added = variant_weight_grams(variant=variant) * quantity
+    fee = shipping_fee_for_weight(shop_id=show.shop_id, weight_grams=weight + added)
+    return max(Decimal("0.00"), fee - charged)
+
+
+def holds_for_buyer(*, buyer: Any) -> QuerySet[Hold]:
+    return Hold.objects.filter(buyer_id=buyer.pk).select_related("order")
+
+
+def hold_for_buyer(*, buyer: Any, hold_id: int) -> Hold:
+    hold = holds_for_buyer(buyer=buyer).filter(pk=hold_id).first()
+    if hold is None:
+        raise NotFound("No such hold.")
+    return hold
+
+
+def orders_for_buyer(*, buyer: Any) -> QuerySet[Order]:
+    return Order.objects.filter(buyer_id=buyer.pk).select_related("shipment", "hold")
+
+
+def order_for_buyer(*, buyer: Any, order_id: int) -> Order:
+    order = orders_for_buyer(buyer=buyer).filter(pk=order_id).first()
+    if order is None:
+        raise NotFound("No such order.")
+    return order
+
+
+def payment_methods_for_user(*, user: Any) -> QuerySet[PaymentMethod]:
+    return PaymentMethod.objects.filter(user_id=user.pk)
+
+
+def addresses_for_user(*, user: Any) -> QuerySet[Address]:
+    return Address.objects.filter(user_id=user.pk)
+
+
+def shop_for_manager(*, user: Any, shop_id: int) -> Shop:
+    """The shop, if the user is its owner or staff (or platform staff); 404 / 403 otherwise."""
+    shop = Shop.objects.filter(pk=shop_id).first()
+    if shop is None:
+        raise NotFound("No such shop.")
+    if not (user.is_staff or user_can_manage_shop(user=user, shop=shop)):
+        raise Forbidden("Only the shop's owner and staff see its orders.")
+    return shop
+
+
+def orders_for_shop(*, shop: Shop) -> QuerySet[Order]:
+    return Order.objects.filter(shop=shop).select_related("shipment", "hold")
+
+
+def shipments_for_shop(*, shop: Shop) -> QuerySet[Shipment]:
+    return Shipment.objects.filter(shop=shop).prefetch_related("orders")
+
+
+def orders_stuck_in_payment(*, limit: int = 200) -> list[int]:
+    """Orders in `pending_payment` with nothing happening for `PAYMENT_STUCK_SECONDS`: no
+    attempt running (a `started` attempt older than `PAYMENT_ATTEMPT_STALE_SECONDS` is
+    dead: the worker's hard time limit is shorter) and none finished recently (a retry
+    with backoff is due). Their capture task was lost; the sweep enqueues it again."""
+    now = clock.now()
+    quiet_since = now - timedelta(seconds=settings.PAYMENT_STUCK_SECONDS)
+    alive_since = now - timedelta(seconds=settings.PAYMENT_ATTEMPT_STALE_SECONDS)
+    busy = PaymentAttempt.objects.filter(order=OuterRef("pk")).filter(
+        Q(status=PaymentAttempt.Status.STARTED, started_at__gt=alive_since)
+        | Q(finished_at__gt=quiet_since)
+    )
+    return list(
+        Order.objects.filter(status=Order.Status.PENDING_PAYMENT, created_at__lt=quiet_since)
+        .filter(~Exists(busy))
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def holds_due_for_expiry(*, variant_id: int | None = None, limit: int = 500) -> list[int]:
+    """Active holds past `expires_at` with no order (a pending payment blocks expiry)."""
+    qs = Hold.objects.filter(
+        status=Hold.Status.ACTIVE, order__isnull=True, expires_at__lte=clock.now()
+    )
+    if variant_id is not None:
+        qs = qs.filter(variant_id=variant_id)
+    return list(qs.order_by("expires_at", "id").values_list("id", flat=True)[:limit])
