@@ -160,20 +160,27 @@ export class LiveSocket {
     const snapSeq = typeof data.seq === "number" ? data.seq : frame.seq;
     const first = this.stats.connects <= 1 && this.lastSeq === null;
     this.attempt = 0;
-    if (this.needFullSnapshot || this.lastSeq === null) {
+    const behind = typeof snapSeq === "number" && this.lastSeq !== null && this.lastSeq <= snapSeq;
+    if (this.needFullSnapshot || !behind) {
+      // First connection, after `resync`, or a server whose seq is behind ours (its state
+      // cannot be matched with ours): take the snapshot as the whole truth.
       const resync = !first;
       this.needFullSnapshot = false;
       this.lastSeq = typeof snapSeq === "number" ? snapSeq : this.lastSeq;
       if (this.h.onSnapshot) this.h.onSnapshot(data, { first, resync });
-    } else if (typeof snapSeq === "number" && snapSeq > this.lastSeq) {
-      // We have state up to lastSeq: ask for exactly what we missed.
-      this.stats.resumes += 1;
-      this.resumeUntil = snapSeq;
-      this.buffer = [];
+      // Tell the server we hold this snapshot so live events start at once.
+      if (typeof snapSeq === "number") this.send("resume", { after_seq: snapSeq });
+    } else {
+      // We have state up to lastSeq: ask for exactly what we missed (maybe nothing).
+      if (this.lastSeq < snapSeq) {
+        this.stats.resumes += 1;
+        this.resumeUntil = snapSeq;
+        this.buffer = [];
+        // Never wait forever for a replay: after 5 s carry on with what we have.
+        clearTimeout(this.resumeTimer);
+        this.resumeTimer = setTimeout(() => this.endResume(), 5000);
+      }
       this.send("resume", { after_seq: this.lastSeq });
-      // Never wait forever for a replay: after 5 s carry on with what we have.
-      clearTimeout(this.resumeTimer);
-      this.resumeTimer = setTimeout(() => this.endResume(), 5000);
     }
     this.status("live", { seq: this.lastSeq });
   }

@@ -40,12 +40,13 @@ PASSWORD = "pw-Secret-123"  # tests.factories.UserFactory's password
 expect.set_options(timeout=WAIT_MS)
 
 
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One Chromium per test module (closed before the next module's tests run)."""
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test
     # makes between browser steps are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as pw:
+    with pytest.MonkeyPatch.context() as mp, sync_playwright() as pw:
+        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         b = pw.chromium.launch(headless=True, executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield b
