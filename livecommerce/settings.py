@@ -156,7 +156,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         "auth_ip": env.str("THROTTLE_AUTH_IP", default="30/min"),
         "auth_username": env.str("THROTTLE_AUTH_USERNAME", default="10/min"),
@@ -226,6 +226,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(hour=3, minute=17),
     },
 }
+CELERY_BEAT_SCHEDULE_FILENAME: str = env.str(
+    "CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / ".devdata" / "celerybeat-schedule")
+)
 
 # Security: strict when DEBUG is off (manage.py check --deploy is clean).
 SESSION_COOKIE_SECURE = not DEBUG and not TESTING

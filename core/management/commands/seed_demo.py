@@ -1,0 +1,257 @@
+"""`manage.py seed_demo`: demo users, a shop with products and stock, a live and a scheduled show.
+
+Idempotent: objects are found by natural keys (usernames, shop name, product handle, show
+title), so running it again creates nothing twice; it resets the demo passwords and prints
+where to go. Others extend it by adding a step to `Command.steps` (a function taking the
+`Demo` built so far).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from catalog.models import Product, Shop, ShopStaff, StockAdjustment, Variant
+from streams.models import LineupItem, Pin, Show
+
+DEMO_PASSWORD = "demo-pass-123"  # noqa: S105 (printed on purpose: demo accounts)
+SHOP_NAME = "Demo Threads"
+LIVE_SHOW_TITLE = "Friday Night Drop"
+SCHEDULED_SHOW_TITLE = "Sunday Restock"
+PLAYBACK_URL = "/static/demo/show.mp4"
+
+USERS: list[tuple[str, str]] = [
+    ("admin", "superuser, for /admin/"),
+    ("demo_seller", "owner of the shop Demo Threads"),
+    ("demo_host", "staff of Demo Threads: hosts its shows"),
+    ("demo_viewer", "a buyer"),
+    ("demo_viewer2", "another buyer"),
+]
+
+
+@dataclass(frozen=True)
+class ProductSpec:
+    handle: str
+    title: str
+    price: str
+    stock: int
+    weight_grams: int
+    description: str
+    # option name → values; empty for a simple product.
+    options: dict[str, list[str]] = field(default_factory=dict)
+    # variant price overrides, by the variant's option values joined with "/".
+    prices: dict[str, str] = field(default_factory=dict)
+
+
+PRODUCTS: list[ProductSpec] = [
+    ProductSpec(
+        "classic-tee",
+        "Classic Tee",
+        "24.00",
+        12,
+        180,
+        "Heavyweight cotton tee, boxy fit.",
+        {"size": ["S", "M", "L"], "colour": ["black", "white"]},
+    ),
+    ProductSpec(
+        "everyday-hoodie",
+        "Everyday Hoodie",
+        "59.00",
+        8,
+        650,
+        "Brushed fleece hoodie with a kangaroo pocket.",
+        {"size": ["S", "M", "L", "XL"]},
+        {"XL": "62.00"},
+    ),
+    ProductSpec(
+        "knit-beanie",
+        "Knit Beanie",
+        "18.00",
+        15,
+        90,
+        "Ribbed merino beanie.",
+        {"colour": ["red", "navy", "grey"]},
+    ),
+    ProductSpec("canvas-tote", "Canvas Tote", "19.99", 50, 300, "Sturdy 12 oz canvas tote."),
+    ProductSpec("enamel-pin-set", "Enamel Pin Set", "9.50", 100, 40, "Three hard-enamel pins."),
+    ProductSpec(
+        "selvedge-denim-jacket",
+        "Selvedge Denim Jacket",
+        "89.00",
+        5,
+        900,
+        "Limited run: five of each size.",
+        {"size": ["S", "M", "L"]},
+    ),
+]
+
+
+@dataclass
+class Demo:
+    """What the steps built; printed at the end."""
+
+    users: dict[str, Any] = field(default_factory=dict)
+    shop: Shop | None = None
+    products: list[Product] = field(default_factory=list)
+    live_show: Show | None = None
+    scheduled_show: Show | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def seed_users(demo: Demo) -> None:
+    user_model = get_user_model()
+    for username, _ in USERS:
+        user, _created = user_model.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@example.com"}
+        )
+        if username == "admin":
+            user.is_staff = True
+            user.is_superuser = True
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        Token.objects.get_or_create(user=user)
+        demo.users[username] = user
+
+
+def seed_catalog(demo: Demo) -> None:
+    seller, host = demo.users["demo_seller"], demo.users["demo_host"]
+    shop, _ = Shop.objects.get_or_create(name=SHOP_NAME, owner=seller)
+    ShopStaff.objects.get_or_create(shop=shop, user=host)
+    demo.shop = shop
+    for spec in PRODUCTS:
+        product, _ = Product.objects.get_or_create(
+            shop=shop,
+            handle=spec.handle,
+            defaults={
+                "title": spec.title,
+                "description": spec.description,
+                "price": Decimal(spec.price),
+                "currency": shop.currency,
+                "weight_grams": spec.weight_grams,
+                "options": [{"name": k, "values": v} for k, v in spec.options.items()],
+            },
+        )
+        demo.products.append(product)
+        names = list(spec.options)
+        combos = list(itertools.product(*spec.options.values())) if names else [()]
+        for position, values in enumerate(combos):
+            key = "/".join(values)
+            sku = "DT-" + "-".join([spec.handle.upper(), *(v.upper() for v in values)])
+            variant, created = Variant.objects.get_or_create(
+                shop=shop,
+                sku=sku,
+                defaults={
+                    "product": product,
+                    "options": dict(zip(names, values, strict=True)),
+                    "price": Decimal(spec.prices[key]) if key in spec.prices else None,
+                    "stock_on_hand": spec.stock,
+                    "position": position,
+                },
+            )
+            if created:
+                StockAdjustment.objects.create(
+                    variant=variant,
+                    kind=StockAdjustment.Kind.INITIAL,
+                    delta=spec.stock,
+                    reason="Demo stock",
+                    actor=seller,
+                    on_hand_before=0,
+                    on_hand_after=spec.stock,
+                )
+
+
+def _show(*, shop: Shop, title: str, defaults: dict[str, Any], lineup: list[Product]) -> Show:
+    show, created = Show.objects.get_or_create(shop=shop, title=title, defaults=defaults)
+    if created:
+        for position, product in enumerate(lineup):
+            LineupItem.objects.get_or_create(
+                show=show, product=product, defaults={"position": position}
+            )
+    return show
+
+
+def seed_shows(demo: Demo) -> None:
+    assert demo.shop is not None
+    now = timezone.now()
+    demo.live_show = _show(
+        shop=demo.shop,
+        title=LIVE_SHOW_TITLE,
+        defaults={
+            "status": Show.Status.LIVE,
+            "scheduled_at": now,
+            "started_at": now,
+            "playback_url": PLAYBACK_URL,
+        },
+        lineup=demo.products,
+    )
+    if demo.live_show.status == Show.Status.LIVE and not demo.live_show.pins.exists():
+        Pin.objects.create(show=demo.live_show, product=demo.products[0], pinned_at=now)
+    demo.scheduled_show = _show(
+        shop=demo.shop,
+        title=SCHEDULED_SHOW_TITLE,
+        defaults={"scheduled_at": now + timedelta(days=2), "playback_url": PLAYBACK_URL},
+        lineup=demo.products[1:4],
+    )
+
+
+class Command(BaseCommand):
+    help = "Create demo users, a shop with products, a live and a scheduled show (idempotent)."
+
+    steps: list[Callable[[Demo], None]] = [seed_users, seed_catalog, seed_shows]
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--base-url",
+            default="http://127.0.0.1:8000",
+            help="where the web process listens (for the printed links)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        demo = Demo()
+        with transaction.atomic():
+            for step in self.steps:
+                step(demo)
+        self._print(demo, base=options["base_url"].rstrip("/"))
+
+    def _print(self, demo: Demo, *, base: str) -> None:
+        live, scheduled = demo.live_show, demo.scheduled_show
+        assert live is not None and scheduled is not None and demo.shop is not None
+        out = self.stdout.write
+        out(
+            self.style.SUCCESS(
+                f"Demo data ready: shop {demo.shop.name!r} (id {demo.shop.pk}), "
+                f"{len(demo.products)} products."
+            )
+        )
+        out(
+            f"Live show {live.title!r} (id {live.pk}, {live.status}); "
+            f"scheduled show {scheduled.title!r} (id {scheduled.pk})."
+        )
+        out("\nOpen:")
+        pages = [
+            ("/", "home"),
+            (f"/shows/{live.pk}/", "viewer page of the live show (sign in to buy)"),
+            (f"/studio/shows/{live.pk}/", "host studio (demo_host or demo_seller)"),
+            ("/dashboard/", "seller dashboard (demo_seller)"),
+            ("/api/docs/", "API docs"),
+            ("/admin/", "Django admin (admin)"),
+            ("/accounts/login/", "sign in"),
+        ]
+        for path, what in pages:
+            out(f"  {base + path:<48} {what}")
+        out(f"\nLogins (password for all: {DEMO_PASSWORD}):")
+        for username, role in USERS:
+            token = Token.objects.get(user=demo.users[username]).key
+            out(f"  {username:<13} {role:<42} API token {token}")
+        for note in demo.notes:
+            out(note)
