@@ -172,6 +172,16 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status` with its own choices: name each enum after its model
+    # (otherwise spectacular invents hashed names and `check --deploy` warns).
+    "ENUM_NAME_OVERRIDES": {
+        "ShowStatusEnum": "streams.models.Show.Status",
+        "HoldStatusEnum": "orders.models.Hold.Status",
+        "OrderStatusEnum": "orders.models.Order.Status",
+        "PaymentAttemptStatusEnum": "orders.models.PaymentAttempt.Status",
+        "ShipmentStatusEnum": "orders.models.Shipment.Status",
+        "WaitlistEntryStatusEnum": "orders.models.WaitlistEntry.Status",
+    },
 }
 
 # Product settings (SPEC "Processes and configuration").

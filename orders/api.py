@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -59,6 +59,9 @@ class AddressInput(serializers.Serializer):
         return value.upper()
 
 
+@extend_schema_field(
+    {"oneOf": [{"type": "integer", "description": "a saved address id"}, {"type": "object"}]}
+)
 class AddressOrId(serializers.Field):
     """A saved address id, or an address object."""
 
