@@ -98,8 +98,8 @@ def options_parse(text: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class CsvRow:
-    """One valid data row. Optional columns are None when the file does not have them
-    (keep what exists), and product-level text is "" when the cell is blank."""
+    """One valid data row. Optional columns are None when the file does not have them,
+    and "" when the cell is blank; for an existing product both keep what exists."""
 
     row: int  # spreadsheet row number: the header is row 1
     sku: str
@@ -253,8 +253,8 @@ def catalog_csv_parse(data: bytes) -> ParsedCsv:
             if not any((v or "").strip() for k, v in raw.items() if isinstance(v, str)):
                 continue  # blank line
             parsed.keys[number] = (
-                (raw.get("sku") or "").strip(),
-                (raw.get("product_handle") or "").strip(),
+                cell_unescape((raw.get("sku") or "").strip()),
+                cell_unescape((raw.get("product_handle") or "").strip()),
             )
             if None in raw:  # more cells than header columns
                 parsed.errors[number] = {"row": ["More cells than columns in the header."]}

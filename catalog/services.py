@@ -641,14 +641,13 @@ def _import_plan(
         first = group[0]
 
         def pick(name: str, group: list[Any] = group) -> str | None:
-            given = [(r, getattr(r, name)) for r in group]
-            if all(v is None for _, v in given):
-                return None  # column absent: keep what exists
-            filled = [(r, v) for r, v in given if v]
+            """The product-level value: the first filled cell of the product's rows; other
+            filled cells must agree. None (keep what exists) when every cell is blank."""
+            filled = [(r, getattr(r, name)) for r in group if getattr(r, name)]
             for r, v in filled[1:]:
                 if v != filled[0][1]:
                     fail(r.row, name, f"Differs from row {filled[0][0].row} of the same product.")
-            return filled[0][1] if filled else ""
+            return filled[0][1] if filled else None
 
         title = pick("title") or first.title
         description = pick("description")
