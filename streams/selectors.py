@@ -16,7 +16,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from catalog.models import Product, Variant
-from catalog.selectors import user_can_manage_shop
+from catalog.selectors import shops_for_user, user_can_manage_shop
 from core.errors import Forbidden, NotFound
 from streams.models import ChatMessage, LineupItem, ModerationAction, Pin, Show, ShowModerator
 
@@ -59,9 +59,35 @@ def user_show_role(*, user: Any, show: Show) -> Role:
     return "viewer"
 
 
+def user_show_roles(*, user: Any, shows: list[Show]) -> dict[int, Role]:
+    """`user_show_role` for a page of shows in two queries instead of two per show."""
+    if user is None or not user.is_authenticated:
+        return {show.pk: "anonymous" for show in shows}
+    hosted = {shop.pk for shop in shops_for_user(user=user)}
+    moderated = set(
+        ShowModerator.objects.filter(
+            user_id=user.pk, show_id__in=[show.pk for show in shows]
+        ).values_list("show_id", flat=True)
+    )
+    roles: dict[int, Role] = {}
+    for show in shows:
+        if show.shop_id in hosted:
+            roles[show.pk] = "host"
+        elif show.pk in moderated:
+            roles[show.pk] = "moderator"
+        else:
+            roles[show.pk] = "viewer"
+    return roles
+
+
 def show_get(*, show_id: int, user: Any) -> Show:
     """The show as `user` may see it; a rehearsal is 404 for anyone but its hosts."""
-    show = Show.objects.select_related("shop").filter(pk=show_id).first()
+    show = (
+        Show.objects.select_related("shop")
+        .prefetch_related(*show_prefetches())
+        .filter(pk=show_id)
+        .first()
+    )
     if show is None or (show.rehearsal and not user_is_show_host(user=user, show=show)):
         raise NotFound("No such show.")
     return show
@@ -396,4 +422,19 @@ def show_snapshot(*, show_id: int, user: Any) -> dict[str, Any]:
         "stock": stock_payload(pin),
         "recent_messages": chat_recent_payload(show_id=show.pk),
         "role": role,
+        "moderation": _own_restriction_payload(show=show, user=user, role=role),
+    }
+
+
+def _own_restriction_payload(*, show: Show, user: Any, role: Role) -> dict[str, Any] | None:
+    """The viewer's own ban or running timeout here, so a reconnecting client stays muted."""
+    if role != "viewer":
+        return None
+    restriction = user_restriction(show_id=show.pk, user_id=user.pk)
+    if restriction is None:
+        return None
+    return {
+        "action": restriction.action,
+        "reason": restriction.reason,
+        "until": iso(restriction.until),
     }

@@ -93,3 +93,20 @@ def moderator(live_show):  # type: ignore[no-untyped-def]
     user = UserFactory(username="mod")
     ShowModerator.objects.create(show=live_show, user=user)
     return user
+
+
+@pytest.fixture
+def client_as(client_for, host, staff, moderator, other_seller, viewer):  # type: ignore[no-untyped-def]
+    """`client_as("host" | "staff" | "moderator" | "other_seller" | "buyer" | "anonymous")`.
+
+    Moderator means a moderator of the `live_show` fixture.
+    """
+    users = {
+        "host": host,
+        "staff": staff,
+        "moderator": moderator,
+        "other_seller": other_seller,
+        "buyer": viewer,
+        "anonymous": None,
+    }
+    return lambda who: client_for(users[who])

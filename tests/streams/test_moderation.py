@@ -11,6 +11,7 @@ from streams.models import ChatMessage, ModerationAction, Show
 from streams.selectors import chat_visible_messages, user_restriction
 from streams.services import chat_send, moderation_apply
 from tests.factories import ShowFactory, UserFactory
+from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -256,3 +257,163 @@ def test_removed_messages_keep_their_text_for_the_record(live_show, host, viewer
         show_id=live_show.pk, actor=host, action="remove_message", message_id=message.pk, reason="r"
     )
     assert ChatMessage.objects.get(pk=message.pk).text == "original words"
+
+
+# --- REST ---------------------------------------------------------------------------------
+
+
+def mod_url(show: Show) -> str:
+    return f"/api/v1/shows/{show.pk}/moderation/"
+
+
+def test_rest_timeout_answers_201_with_the_record(client_for, moderator, viewer, live_show):
+    r = client_for(moderator).post(
+        mod_url(live_show),
+        {"action": "timeout", "user": viewer.pk, "reason": "Spamming", "duration_s": 300},
+        format="json",
+    )
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert (body["action"], body["reason"], body["user"]["id"], body["actor"]["id"]) == (
+        "timeout",
+        "Spamming",
+        viewer.pk,
+        moderator.pk,
+    )
+    assert body["until"]
+
+
+def test_rest_remove_message(client_for, host, viewer, live_show):
+    message = chat_send(show_id=live_show.pk, user=viewer, text="bad")
+    r = client_for(host).post(
+        mod_url(live_show),
+        {"action": "remove_message", "message": message.pk, "reason": "Rude"},
+        format="json",
+    )
+    assert r.status_code == 201
+    assert r.json()["message"] == message.pk
+    assert client_for(viewer).get(f"/api/v1/shows/{live_show.pk}/messages/").json()["results"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"action": "ban", "user": 0}, "reason"),
+        ({"action": "ban", "reason": "   "}, "reason"),
+        ({"action": "ban", "reason": "x" * 501}, "reason"),
+        ({"action": "explode", "reason": "r"}, "action"),
+        ({"reason": "r"}, "action"),
+        ({"action": "timeout", "reason": "r"}, "duration_s"),
+        ({"action": "timeout", "reason": "r", "duration_s": 0}, "duration_s"),
+        ({"action": "timeout", "reason": "r", "duration_s": "soon"}, "duration_s"),
+        ({"action": "remove_message", "reason": "r"}, "message"),
+        ({"action": "ban", "reason": "r", "user": None}, "user"),
+    ],
+)
+def test_rest_bad_moderation_input_is_invalid(client_for, host, viewer, live_show, body, field):
+    body = {"user": viewer.pk, **body} if "user" not in body else body
+    r = client_for(host).post(mod_url(live_show), body, format="json")
+    assert field in assert_error(r, 400, "invalid")["details"]
+    assert not ModerationAction.objects.exists()
+
+
+def test_rest_malformed_json(client_for, host, live_show):
+    assert_error(
+        client_for(host).post(mod_url(live_show), data="{", content_type="application/json"),
+        400,
+        "parse_error",
+    )
+
+
+MOD_EXPECTED = {
+    "host": 201,
+    "staff": 201,
+    "moderator": 201,
+    "other_seller": 403,
+    "buyer": 403,
+    "anonymous": 401,
+}
+
+
+@pytest.mark.parametrize("who", list(MOD_EXPECTED))
+def test_who_may_moderate(client_as, who, live_show):
+    target = UserFactory(username="target")
+    message = chat_send(show_id=live_show.pk, user=target, text="hi")
+    r = client_as(who).post(
+        mod_url(live_show),
+        {"action": "remove_message", "message": message.pk, "reason": "r"},
+        format="json",
+    )
+    assert r.status_code == MOD_EXPECTED[who]
+    message.refresh_from_db()
+    assert (message.removed_at is not None) == (MOD_EXPECTED[who] == 201)
+
+
+def test_rest_moderators_cannot_ban_hosts(client_for, moderator, host, live_show):
+    r = client_for(moderator).post(
+        mod_url(live_show), {"action": "ban", "user": host.pk, "reason": "r"}, format="json"
+    )
+    assert_error(r, 403, "permission_denied")
+
+
+def test_rest_rehearsal_is_404_for_non_hosts(client_for, viewer, shop):
+    show = ShowFactory(shop=shop, rehearsal=True, status=Show.Status.LIVE)
+    r = client_for(viewer).post(
+        mod_url(show), {"action": "ban", "user": viewer.pk, "reason": "r"}, format="json"
+    )
+    assert_error(r, 404, "not_found")
+
+
+# --- /me/moderation/ ----------------------------------------------------------------------
+
+ME = "/api/v1/me/moderation/"
+
+
+def test_me_moderation_lists_what_affects_me_newest_first(client_for, host, viewer, live_show):
+    message = chat_send(show_id=live_show.pk, user=viewer, text="my words")
+    moderation_apply(
+        show_id=live_show.pk,
+        actor=host,
+        action="remove_message",
+        message_id=message.pk,
+        reason="Off-topic",
+    )
+    moderation_apply(
+        show_id=live_show.pk,
+        actor=host,
+        action="timeout",
+        target_user_id=viewer.pk,
+        reason="Again",
+        duration_s=60,
+    )
+    moderation_apply(
+        show_id=live_show.pk,
+        actor=host,
+        action="ban",
+        target_user_id=UserFactory().pk,
+        reason="Not me",
+    )
+    body = client_for(viewer).get(ME).json()
+    assert [(a["action"], a["reason"]) for a in body["results"]] == [
+        ("timeout", "Again"),
+        ("remove_message", "Off-topic"),
+    ]
+    removal = body["results"][1]
+    assert removal["message"] == {"id": message.pk, "text": "my words"}
+    assert removal["show"] == {"id": live_show.pk, "title": live_show.title}
+    assert "actor" not in removal
+    assert body["next"] is None
+
+
+def test_me_moderation_needs_an_account(api_client):
+    assert_error(api_client.get(ME), 401, "not_authenticated")
+
+
+def test_me_moderation_is_paginated(client_for, host, viewer, live_show):
+    for i in range(3):
+        moderation_apply(
+            show_id=live_show.pk, actor=host, action="ban", target_user_id=viewer.pk, reason=f"r{i}"
+        )
+    first = client_for(viewer).get(ME, {"page_size": 2}).json()
+    second = client_for(viewer).get(first["next"]).json()
+    assert [a["reason"] for a in first["results"] + second["results"]] == ["r2", "r1", "r0"]

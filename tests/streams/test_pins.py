@@ -16,6 +16,7 @@ from streams.models import Pin, Show
 from streams.selectors import pin_payload
 from streams.services import pin_clear, pin_product, show_end
 from tests.factories import ProductFactory, ShowFactory
+from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -153,3 +154,129 @@ def test_concurrent_pins_leave_exactly_one_current_pin(live_show, host, shop):
     for earlier, later in itertools.pairwise(pins):
         assert earlier.unpinned_at == later.pinned_at
     assert sorted(p.product_id for p in pins) == sorted(p.pk for p in products)
+
+
+# --- REST ---------------------------------------------------------------------------------
+
+
+def pins_url(show: Show) -> str:
+    return f"/api/v1/shows/{show.pk}/pins/"
+
+
+def test_rest_pin_answers_201_with_the_pin(client_for, host, live_show, product):
+    r = client_for(host).post(
+        pins_url(live_show),
+        {"product": product.pk, "price": "12.00", "limit_per_buyer": 1},
+        format="json",
+    )
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert (body["product"]["id"], body["price"], body["list_price"], body["limit_per_buyer"]) == (
+        product.pk,
+        "12.00",
+        "19.99",
+        1,
+    )
+    assert body["product"]["title"] == "Mug"
+    shown = client_for(host).get(f"/api/v1/shows/{live_show.pk}/").json()["current_pin"]
+    assert shown == body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"product": "mug"},
+        {"product": 1, "price": "-1"},
+        {"product": 1, "price": "1.999"},
+        {"product": 1, "limit_per_buyer": 0},
+    ],
+)
+def test_rest_bad_pin_input_is_invalid(client_for, host, live_show, body):
+    assert_error(client_for(host).post(pins_url(live_show), body, format="json"), 400, "invalid")
+    assert not Pin.objects.exists()
+
+
+def test_rest_pin_of_another_shops_product_is_invalid(client_for, host, live_show):
+    r = client_for(host).post(pins_url(live_show), {"product": ProductFactory().pk}, format="json")
+    assert "product" in assert_error(r, 400, "invalid")["details"]
+
+
+def test_rest_pin_in_ended_show_is_409(client_for, host, shop, product):
+    show = ShowFactory(shop=shop, status=Show.Status.ENDED)
+    assert_error(
+        client_for(host).post(pins_url(show), {"product": product.pk}, format="json"),
+        409,
+        "invalid_state",
+    )
+
+
+PIN_EXPECTED = {
+    "host": 201,
+    "staff": 201,
+    "moderator": 403,
+    "other_seller": 403,
+    "buyer": 403,
+    "anonymous": 401,
+}
+
+
+@pytest.mark.parametrize("who", list(PIN_EXPECTED))
+def test_who_may_pin_and_unpin(client_as, who, live_show, product, host):
+    client = client_as(who)
+    r = client.post(pins_url(live_show), {"product": product.pk}, format="json")
+    assert r.status_code == PIN_EXPECTED[who], r.content
+    if PIN_EXPECTED[who] != 201:
+        assert not Pin.objects.exists()
+        existing = pin_product(user=host, show_id=live_show.pk, product_id=product.pk)
+        assert client.delete(pins_url(live_show) + "current/").status_code == PIN_EXPECTED[who]
+        existing.refresh_from_db()
+        assert existing.unpinned_at is None
+    else:
+        assert client.delete(pins_url(live_show) + "current/").status_code == 204
+        assert not Pin.objects.filter(unpinned_at__isnull=True).exists()
+
+
+def test_rest_unpin_with_nothing_pinned_is_404(client_for, host, live_show):
+    assert_error(client_for(host).delete(pins_url(live_show) + "current/"), 404, "not_found")
+
+
+def test_rest_current_pin(api_client, host, live_show, product):
+    assert_error(api_client.get(pins_url(live_show) + "current/"), 404, "not_found")
+    pin = pin_product(user=host, show_id=live_show.pk, product_id=product.pk)
+    assert api_client.get(pins_url(live_show) + "current/").json()["id"] == pin.pk
+
+
+def test_timeline_is_oldest_first_with_offsets(api_client, host, shop):
+    start = timezone.now() - timedelta(minutes=10)
+    show = ShowFactory(shop=shop, status=Show.Status.LIVE, started_at=start)
+    products = ProductFactory.create_batch(3, shop=shop)
+    for i, product in enumerate(products):
+        Pin.objects.filter(show=show, unpinned_at__isnull=True).update(
+            unpinned_at=start + timedelta(seconds=60 * i + 30)
+        )
+        Pin.objects.create(
+            show=show,
+            product=product,
+            pinned_at=start + timedelta(seconds=60 * i + 30),
+            offset_s=60 * i + 30,
+        )
+    r = api_client.get(pins_url(show))
+    assert r.status_code == 200
+    results = r.json()["results"]
+    assert [p["product"]["id"] for p in results] == [p.pk for p in products]
+    assert [p["offset_s"] for p in results] == [30, 90, 150]
+    assert [p["unpinned_at"] is None for p in results] == [False, False, True]
+    assert r.json()["next"] is None
+
+
+def test_timeline_of_a_rehearsal_is_404_for_viewers(client_for, viewer, shop):
+    show = ShowFactory(shop=shop, rehearsal=True)
+    assert_error(client_for(viewer).get(pins_url(show)), 404, "not_found")
+
+
+def test_timeline_survives_the_end_of_the_show(api_client, client_for, host, live_show, product):
+    pin_product(user=host, show_id=live_show.pk, product_id=product.pk)
+    client_for(host).post(f"/api/v1/shows/{live_show.pk}/end/")
+    [entry] = api_client.get(pins_url(live_show)).json()["results"]
+    assert entry["product"]["id"] == product.pk and entry["unpinned_at"] is not None
