@@ -172,6 +172,7 @@ class ShowListApi(ApiView):
         status = serializers.ChoiceField(choices=Show.Status.choices, required=False)
 
     @extend_schema(
+        operation_id="v1_shows_list",
         parameters=[OpenApiParameter("status", enum=Show.Status.values, required=False)],
         responses=_page_of(ShowOut, "ShowPage"),
     )
@@ -282,7 +283,9 @@ class ShowModeratorsApi(ApiView):
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)
 
-    @extend_schema(responses=ModeratorOut(many=True))
+    @extend_schema(
+        operation_id="v1_shows_moderators_list", responses=_page_of(ModeratorOut, "ModeratorPage")
+    )
     def get(self, request: Request, show_id: int) -> Response:
         show = selectors.show_get(show_id=show_id, user=request.user)
         if selectors.user_show_role(user=request.user, show=show) not in ("host", "moderator"):
@@ -327,7 +330,7 @@ class PinListApi(ApiView):
             min_value=1, max_value=10000, required=False, allow_null=True
         )
 
-    @extend_schema(responses=_page_of(PinOut, "PinPage"))
+    @extend_schema(operation_id="v1_shows_pins_list", responses=_page_of(PinOut, "PinPage"))
     def get(self, request: Request, show_id: int) -> Response:
         show = selectors.show_get(show_id=show_id, user=request.user)
         paginator = OldestFirstCursorPagination()
@@ -377,6 +380,7 @@ class MessageListApi(ApiView):
         before = serializers.IntegerField(min_value=1, required=False)
 
     @extend_schema(
+        operation_id="v1_shows_messages_list",
         parameters=[OpenApiParameter("before", int, required=False)],
         responses=_page_of(MessageOut, "MessagePage"),
     )
@@ -441,7 +445,9 @@ class MeModerationApi(ApiView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=_page_of(NoticeOut, "NoticePage"))
+    @extend_schema(
+        operation_id="v1_me_moderation_list", responses=_page_of(NoticeOut, "NoticePage")
+    )
     def get(self, request: Request) -> Response:
         paginator = CursorPagination()
         qs = selectors.moderation_actions_affecting(user=request.user)
