@@ -23,7 +23,7 @@ from orders.models import (
     Shipment,
     ShippingRate,
 )
-from streams.models import Show
+from streams.models import Pin, Show
 
 # Used when a shop has no `ShippingRate` rows: (max grams or None for "heavier", fee).
 DEFAULT_SHIPPING_RATES: list[tuple[int | None, Decimal]] = [
@@ -74,6 +74,17 @@ def shipping_fee_quote(*, buyer: Any, show: Show, variant: Variant, quantity: in
     added = variant_weight_grams(variant=variant) * quantity
     fee = shipping_fee_for_weight(shop_id=show.shop_id, weight_grams=weight + added)
     return max(Decimal("0.00"), fee - charged)
+
+
+def pin_shipping_fee(*, buyer: Any, pin: Pin) -> Decimal:
+    """`shipping_fee` on the current pin for a signed-in viewer: what one unit would add
+    (the first variant's weight; variants of one product weigh alike in practice)."""
+    variants = list(pin.product.variants.all())
+    if not variants:
+        return Decimal("0.00")
+    variant = variants[0]
+    variant.product = pin.product  # already loaded; spare the query
+    return shipping_fee_quote(buyer=buyer, show=pin.show, variant=variant, quantity=1)
 
 
 def holds_for_buyer(*, buyer: Any) -> QuerySet[Hold]:

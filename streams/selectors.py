@@ -178,7 +178,7 @@ def pin_payload(pin: Pin | None, *, viewer: Any = None) -> dict[str, Any] | None
     if pin is None:
         return None
     product = pin.product
-    return {
+    payload = {
         "id": pin.pk,
         "show": pin.show_id,
         "product": product_payload(product),
@@ -190,6 +190,11 @@ def pin_payload(pin: Pin | None, *, viewer: Any = None) -> dict[str, Any] | None
         "unpinned_at": iso(pin.unpinned_at),
         "offset_s": round(pin.offset_s, 3),
     }
+    if pin.unpinned_at is None and getattr(viewer, "is_authenticated", False):
+        from orders.selectors import pin_shipping_fee  # orders builds on streams
+
+        payload["shipping_fee"] = money(pin_shipping_fee(buyer=viewer, pin=pin))
+    return payload
 
 
 def pin_current(*, show_id: int) -> Pin | None:

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from catalog.models import Variant
 from orders import clock as orders_clock
 from orders.models import Address, PaymentMethod
 from orders.services import address_add, payment_method_add
 from tests.factories import PinFactory, ProductFactory, ShowFactory
+from tests.orders.helpers import ADDRESS
 
 
 @pytest.fixture(autouse=True)
@@ -41,11 +41,6 @@ def live_pin(db: Any) -> Callable[..., Any]:
     ) -> Any:
         show = ShowFactory(status="live", started_at=timezone.now())
         item = ProductFactory(shop=show.shop, stock=stock, **product)
-        # Until tests/factories.py builds products through catalog services, `stock` may
-        # be ignored there: make sure the variant has it.
-        Variant.objects.filter(product=item).exclude(stock_on_hand=stock).update(
-            stock_on_hand=stock
-        )
         return PinFactory(
             show=show,
             product=item,
@@ -66,16 +61,6 @@ def one_tap() -> Callable[..., tuple[PaymentMethod, Address]]:
         return method, address
 
     return make
-
-
-ADDRESS = {
-    "name": "Ada Buyer",
-    "line1": "1 Main St",
-    "line2": "",
-    "city": "Springfield",
-    "postal_code": "12345",
-    "country": "US",
-}
 
 
 @pytest.fixture

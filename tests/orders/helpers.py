@@ -5,7 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from catalog.models import Variant
-from orders.models import Hold
+from orders import services
+from orders.models import Hold, Order
+from tests.factories import UserFactory
+
+ADDRESS = {
+    "name": "Ada Buyer",
+    "line1": "1 Main St",
+    "line2": "",
+    "city": "Springfield",
+    "postal_code": "12345",
+    "country": "US",
+}
 
 
 def variant_of(product: Any) -> Variant:
@@ -33,3 +44,32 @@ def buy(client: Any, pin: Any, key: str | None = None, **body: Any) -> Any:
     payload = {"product": pin.product_id, **body}
     headers = {"Idempotency-Key": key} if key else {}
     return client.post(f"/api/v1/shows/{pin.show_id}/buy/", payload, format="json", headers=headers)
+
+
+def pending_order(
+    pin: Any,
+    buyer: Any = None,
+    token: str = "sandbox_ok",  # noqa: S107 - a public sandbox token
+    quantity: int = 1,
+    variant_id: int | None = None,
+) -> Order:
+    """Buy the pin's product and check out: an order in pending_payment."""
+    buyer = buyer or UserFactory()
+    result = services.hold_create(
+        buyer=buyer,
+        show_id=pin.show_id,
+        product_id=pin.product_id,
+        variant_id=variant_id,
+        quantity=quantity,
+    )
+    return services.hold_checkout(
+        buyer=buyer, hold_id=result.hold.pk, payment_method=token, address=ADDRESS
+    )
+
+
+def paid_order(pin: Any, buyer: Any = None, quantity: int = 1) -> Order:
+    order = pending_order(pin, buyer=buyer, quantity=quantity)
+    services.order_capture_payment(order_id=order.pk)
+    order.refresh_from_db()
+    assert order.status == "paid"
+    return order
