@@ -9,4 +9,5 @@ urlpatterns = [
     path("shows/<int:show_id>/", views.show_page, name="show"),
     path("studio/shows/<int:show_id>/", views.studio_page, name="studio"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/shows/<int:show_id>/", views.show_analytics_page, name="show-analytics"),
 ]

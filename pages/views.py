@@ -16,7 +16,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 
 from catalog.models import Shop
-from pages import selectors
+from pages import charts, selectors
 from streams.models import Show
 
 
@@ -123,6 +123,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"shops": shops, "shop": shop}
     if shop is not None:
         context["products"] = selectors.shop_products(shop=shop)
-        context["shows"] = selectors.shop_shows(shop=shop)
+        shows = selectors.shop_shows(shop=shop)
+        sales = {row["show_id"]: row for row in selectors.shop_show_summaries(shop=shop)}
+        for show in shows:
+            show.sales = sales.get(show.pk)  # type: ignore[attr-defined]
+        context["shows"] = shows
         context["page_data"] = {"shop": {"id": shop.pk, "name": shop.name}}
     return render(request, "pages/dashboard.html", context)
+
+
+@login_required
+def show_analytics_page(request: HttpRequest, show_id: int) -> HttpResponse:
+    """One show's sales: timeline with pins, GMV, units, conversion, top products."""
+    show = _show_or_404(show_id)
+    if not selectors.user_is_show_host(user=request.user, show=show):
+        raise PermissionDenied("Only this show's shop can see its sales.")
+    data = selectors.show_analytics(show=show)
+    context: dict[str, Any] = {"show": show, "data": data}
+    if data is not None:
+        context["timeline_svg"] = charts.sales_timeline_svg(data)
+        context["top_svg"] = charts.top_products_svg(data) if data.top_products else None
+    return render(request, "pages/analytics.html", context)
