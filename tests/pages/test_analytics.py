@@ -33,8 +33,7 @@ def buy(*, buyer, show, product, payment="sandbox_ok", quantity=1, minute=0):  #
 
 @pytest.fixture
 def selling_show(shop):  # type: ignore[no-untyped-def]
-    show = ShowFactory(shop=shop, title="Friday drop")
-    show = show_start(user=shop.owner, show_id=show.pk)
+    show = show_start(user=shop.owner, show_id=ShowFactory(shop=shop, title="Friday drop").pk)
     shirt = ProductFactory(shop=shop, title="Linen shirt", price=Decimal("25.00"))
     socks = ProductFactory(shop=shop, title="Wool socks", price=Decimal("9.00"))
     alice, bob = UserFactory(), UserFactory()
