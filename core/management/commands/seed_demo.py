@@ -1,9 +1,10 @@
 """`manage.py seed_demo`: demo users, a shop with products and stock, a live and a scheduled show.
 
-Idempotent: objects are found by natural keys (usernames, shop name, product handle, show
-title), so running it again creates nothing twice; it resets the demo passwords and prints
-where to go. Others extend it by adding a step to `Command.steps` (a function taking the
-`Demo` built so far).
+Objects are created through the services (catalog.services, streams.services), like a
+seller would through the API. Idempotent: each is first looked up by its natural key
+(username, shop name, product handle, show title), so running it again creates nothing
+twice; it resets the demo passwords and prints where to go. Others extend it by adding a
+step to `Command.steps` (a function taking the `Demo` built so far).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from catalog.models import Product, Shop, ShopStaff, StockAdjustment, Variant
-from streams.models import LineupItem, Pin, Show
+from catalog import services as catalog_services
+from catalog.models import Product, Shop
+from streams import services as streams_services
+from streams.models import Show
 
 DEMO_PASSWORD = "demo-pass-123"  # noqa: S105 (printed on purpose: demo accounts)
 SHOP_NAME = "Demo Threads"
@@ -125,83 +128,80 @@ def seed_users(demo: Demo) -> None:
 
 def seed_catalog(demo: Demo) -> None:
     seller, host = demo.users["demo_seller"], demo.users["demo_host"]
-    shop, _ = Shop.objects.get_or_create(name=SHOP_NAME, owner=seller)
-    ShopStaff.objects.get_or_create(shop=shop, user=host)
+    shop = Shop.objects.filter(name=SHOP_NAME, owner=seller).first()
+    if shop is None:
+        shop = catalog_services.shop_create(owner=seller, name=SHOP_NAME)
+    catalog_services.shop_staff_add(shop=shop, username=host.username)
     demo.shop = shop
     for spec in PRODUCTS:
-        product, _ = Product.objects.get_or_create(
-            shop=shop,
-            handle=spec.handle,
-            defaults={
-                "title": spec.title,
-                "description": spec.description,
-                "price": Decimal(spec.price),
-                "currency": shop.currency,
-                "weight_grams": spec.weight_grams,
-                "options": [{"name": k, "values": v} for k, v in spec.options.items()],
-            },
-        )
+        product = Product.objects.filter(shop=shop, handle=spec.handle).first()
+        if product is None:
+            product = _product_create(shop=shop, seller=seller, spec=spec)
         demo.products.append(product)
-        names = list(spec.options)
-        combos = list(itertools.product(*spec.options.values())) if names else [()]
-        for position, values in enumerate(combos):
-            key = "/".join(values)
-            sku = "DT-" + "-".join([spec.handle.upper(), *(v.upper() for v in values)])
-            variant, created = Variant.objects.get_or_create(
-                shop=shop,
-                sku=sku,
-                defaults={
-                    "product": product,
-                    "options": dict(zip(names, values, strict=True)),
-                    "price": Decimal(spec.prices[key]) if key in spec.prices else None,
-                    "stock_on_hand": spec.stock,
-                    "position": position,
-                },
-            )
-            if created:
-                StockAdjustment.objects.create(
-                    variant=variant,
-                    kind=StockAdjustment.Kind.INITIAL,
-                    delta=spec.stock,
-                    reason="Demo stock",
-                    actor=seller,
-                    on_hand_before=0,
-                    on_hand_after=spec.stock,
-                )
 
 
-def _show(*, shop: Shop, title: str, defaults: dict[str, Any], lineup: list[Product]) -> Show:
-    show, created = Show.objects.get_or_create(shop=shop, title=title, defaults=defaults)
-    if created:
-        for position, product in enumerate(lineup):
-            LineupItem.objects.get_or_create(
-                show=show, product=product, defaults={"position": position}
+def _product_create(*, shop: Shop, seller: Any, spec: ProductSpec) -> Product:
+    names = list(spec.options)
+    common: dict[str, Any] = {
+        "shop": shop,
+        "actor": seller,
+        "title": spec.title,
+        "handle": spec.handle,
+        "price": Decimal(spec.price),
+        "currency": shop.currency,
+        "description": spec.description,
+        "weight_grams": spec.weight_grams,
+    }
+    if not names:
+        return catalog_services.product_create(
+            **common, sku=f"DT-{spec.handle.upper()}", stock_on_hand=spec.stock
+        )
+    variants = []
+    for values in itertools.product(*spec.options.values()):
+        key = "/".join(values)
+        variants.append(
+            catalog_services.VariantInput(
+                sku="DT-" + "-".join([spec.handle.upper(), *(v.upper() for v in values)]),
+                stock_on_hand=spec.stock,
+                options=dict(zip(names, values, strict=True)),
+                price=Decimal(spec.prices[key]) if key in spec.prices else None,
             )
-    return show
+        )
+    return catalog_services.product_create(
+        **common,
+        options=[{"name": k, "values": v} for k, v in spec.options.items()],
+        variants=variants,
+    )
 
 
 def seed_shows(demo: Demo) -> None:
     assert demo.shop is not None
+    host = demo.users["demo_host"]
     now = timezone.now()
-    demo.live_show = _show(
-        shop=demo.shop,
-        title=LIVE_SHOW_TITLE,
-        defaults={
-            "status": Show.Status.LIVE,
-            "scheduled_at": now,
-            "started_at": now,
-            "playback_url": PLAYBACK_URL,
-        },
-        lineup=demo.products,
-    )
-    if demo.live_show.status == Show.Status.LIVE and not demo.live_show.pins.exists():
-        Pin.objects.create(show=demo.live_show, product=demo.products[0], pinned_at=now)
-    demo.scheduled_show = _show(
-        shop=demo.shop,
-        title=SCHEDULED_SHOW_TITLE,
-        defaults={"scheduled_at": now + timedelta(days=2), "playback_url": PLAYBACK_URL},
-        lineup=demo.products[1:4],
-    )
+    live = Show.objects.filter(shop=demo.shop, title=LIVE_SHOW_TITLE).first()
+    if live is None:
+        live = streams_services.show_create(
+            user=host,
+            shop_id=demo.shop.pk,
+            title=LIVE_SHOW_TITLE,
+            scheduled_at=now,
+            playback_url=PLAYBACK_URL,
+            lineup=[p.pk for p in demo.products],
+        )
+        live = streams_services.show_start(user=host, show_id=live.pk)
+        streams_services.pin_product(user=host, show_id=live.pk, product_id=demo.products[0].pk)
+    demo.live_show = live
+    scheduled = Show.objects.filter(shop=demo.shop, title=SCHEDULED_SHOW_TITLE).first()
+    if scheduled is None:
+        scheduled = streams_services.show_create(
+            user=host,
+            shop_id=demo.shop.pk,
+            title=SCHEDULED_SHOW_TITLE,
+            scheduled_at=now + timedelta(days=2),
+            playback_url=PLAYBACK_URL,
+            lineup=[p.pk for p in demo.products[1:4]],
+        )
+    demo.scheduled_show = scheduled
 
 
 class Command(BaseCommand):
