@@ -32,6 +32,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -212,6 +213,10 @@ class EmbeddedPostgres:
         self._run("pg_ctl", ["-D", str(self.pgdata), "-m", "fast", "-w", "stop"])
         return True
 
+    def kill(self) -> None:
+        """Fast shutdown by signal (SIGINT to the postmaster named in its pid file)."""
+        _signal_pidfile(self.pgdata / "postmaster.pid", signal.SIGINT)
+
 
 # --- Redis -----------------------------------------------------------------------------------
 
@@ -310,6 +315,18 @@ class EmbeddedRedis:
         wait_for(lambda: not port_answers(port), "embedded Redis shutdown", timeout=20)
         return True
 
+    def kill(self) -> None:
+        _signal_pidfile(self.pidfile, signal.SIGTERM)
+
+
+def _signal_pidfile(pidfile: Path, sig: int) -> None:
+    """Signal the process whose pid is the first line of `pidfile`, if it still runs."""
+    try:
+        pid = int(pidfile.read_text().split()[0])
+        os.kill(pid, sig)
+    except (FileNotFoundError, IndexError, ValueError, ProcessLookupError):
+        pass
+
 
 # --- choice ----------------------------------------------------------------------------------
 
@@ -384,12 +401,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"embedded Redis: {'port ' + str(redis_port) if redis_port else 'not running'}")
         return 0
     if args.action == "stop":
-        for name, stopped in (
-            ("PostgreSQL", EmbeddedPostgres(root).stop()),
-            ("Redis", EmbeddedRedis(root).stop()),
+        failed = False
+        for name, server in (
+            ("PostgreSQL", EmbeddedPostgres(root)),
+            ("Redis", EmbeddedRedis(root)),
         ):
-            say(f"embedded {name}: {'stopped' if stopped else 'was not running'}")
-        return 0
+            try:  # stop each one even when the other fails
+                say(f"embedded {name}: {'stopped' if server.stop() else 'was not running'}")
+            except (OSError, subprocess.SubprocessError, SystemExit) as exc:
+                failed = True
+                say(f"embedded {name}: could not stop it cleanly ({exc}); killing it")
+                server.kill()
+        return 1 if failed else 0
 
     env = service_env(test=args.test)
     if args.action == "env":

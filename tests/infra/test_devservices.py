@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -52,11 +54,15 @@ def test_explicit_urls_are_used_as_given(db: None) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
-def test_forced_embedded_services_serve_the_product_and_stop(tmp_path: Path) -> None:
+def test_forced_embedded_services_serve_the_product_and_stop() -> None:
+    # Not under pytest's tmp_path: as root, PostgreSQL runs as another user that must reach
+    # its data directory, and a concurrent pytest session resets /tmp/pytest-of-<user> to 0700.
+    devdata = Path(tempfile.mkdtemp(prefix="lc-embedded-"))
+    devdata.chmod(0o755)
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}},
         "LC_EMBEDDED": "1",
-        "LC_DEVDATA": str(tmp_path / "devdata"),
+        "LC_DEVDATA": str(devdata),
         "DEBUG": "1",
     }
     try:
@@ -80,6 +86,15 @@ def test_forced_embedded_services_serve_the_product_and_stop(tmp_path: Path) -> 
             assert status == 200, body
             assert _get(f"{base}/api/docs/")[0] == 200
     finally:
-        _devservices("stop", env=env)
+        stopped = subprocess.run(
+            [sys.executable, "scripts/devservices.py", "stop"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        shutil.rmtree(devdata, ignore_errors=True)
+    assert stopped.returncode == 0, stopped.stderr
     assert not port_answers(pg_port)
     assert not port_answers(redis_port)
