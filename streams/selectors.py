@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from catalog.models import Product, Variant
+from catalog.models import Product, ShopStaff, Variant
 from catalog.selectors import shops_for_user, user_can_manage_shop
 from core.errors import Forbidden, NotFound
 from streams.models import ChatMessage, LineupItem, ModerationAction, Pin, Show, ShowModerator
@@ -57,6 +57,34 @@ def user_show_role(*, user: Any, show: Show) -> Role:
     if ShowModerator.objects.filter(show_id=show.pk, user_id=user.pk).exists():
         return "moderator"
     return "viewer"
+
+
+def show_with_role(*, show_id: int, user: Any, lock: bool = False) -> tuple[Show | None, Role]:
+    """The show and the user's role in it, in one query (the chat hot path uses this).
+
+    With `lock`, the show row is locked (``FOR UPDATE OF`` the show only).
+    """
+    qs = Show.objects.select_related("shop")
+    authenticated = user is not None and user.is_authenticated
+    if authenticated:
+        qs = qs.annotate(
+            user_is_staff=Exists(
+                ShopStaff.objects.filter(shop_id=OuterRef("shop_id"), user_id=user.pk)
+            ),
+            user_is_moderator=Exists(
+                ShowModerator.objects.filter(show_id=OuterRef("pk"), user_id=user.pk)
+            ),
+        )
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    show = qs.filter(pk=show_id).first()
+    if show is None or not authenticated:
+        return show, "anonymous"
+    if show.shop.owner_id == user.pk or show.user_is_staff:  # type: ignore[attr-defined]
+        return show, "host"
+    if show.user_is_moderator:  # type: ignore[attr-defined]
+        return show, "moderator"
+    return show, "viewer"
 
 
 def user_show_roles(*, user: Any, shows: list[Show]) -> dict[int, Role]:

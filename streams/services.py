@@ -44,6 +44,7 @@ from streams.selectors import (
     moderation_notice_payload,
     pin_payload,
     show_status_payload,
+    show_with_role,
     user_restriction,
     user_show_role,
 )
@@ -78,13 +79,9 @@ def _require_user(user: Any) -> None:
 
 def _show_for(*, show_id: int, user: Any, lock: bool = False) -> tuple[Show, Role]:
     """Load the show (locked if asked) and the user's role; a rehearsal is 404 to non-hosts."""
-    qs = Show.objects.select_related("shop")
-    if lock:
-        qs = qs.select_for_update(of=("self",))
-    show = qs.filter(pk=show_id).first()
+    show, role = show_with_role(show_id=show_id, user=user, lock=lock)
     if show is None:
         raise NotFound("No such show.")
-    role = user_show_role(user=user, show=show)
     if show.rehearsal and role != "host":
         raise NotFound("No such show.")
     return show, role
@@ -461,9 +458,8 @@ def chat_send(*, show_id: int, user: Any, text: Any) -> ChatMessage:
                 status=429,
                 details={"retry_after_s": wait},
             )
-    with transaction.atomic():
-        message = ChatMessage.objects.create(show=show, user=user, text=text)
-        emit_show_event(show_id=show.pk, type="chat.message", data=chat_message_payload(message))
+    message = ChatMessage.objects.create(show=show, user=user, text=text)
+    emit_show_event(show_id=show.pk, type="chat.message", data=chat_message_payload(message))
     return message
 
 

@@ -192,3 +192,10 @@ def test_blocked_words_are_matched_literally(live_show, viewer):
     Show.objects.filter(pk=live_show.pk).update(blocked_words=["a.b"])
     assert chat_send(show_id=live_show.pk, user=viewer, text="axb").pk
     assert send_error(show_id=live_show.pk, user=viewer, text="a.b").code == "message_blocked"
+
+
+def test_sending_costs_a_fixed_handful_of_queries(live_show, viewer, django_assert_max_num_queries):
+    """The hot path: show with the sender's role, their restriction, the insert."""
+    chat_send(show_id=live_show.pk, user=viewer, text="warm-up")
+    with django_assert_max_num_queries(3):
+        chat_send(show_id=live_show.pk, user=viewer, text="counted")

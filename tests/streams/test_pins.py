@@ -280,3 +280,16 @@ def test_timeline_survives_the_end_of_the_show(api_client, client_for, host, liv
     client_for(host).post(f"/api/v1/shows/{live_show.pk}/end/")
     [entry] = api_client.get(pins_url(live_show)).json()["results"]
     assert entry["product"]["id"] == product.pk and entry["unpinned_at"] is not None
+
+
+def test_repeated_pin_with_the_same_idempotency_key_pins_once(client_for, host, live_show, product):
+    client = client_for(host)
+    first = client.post(
+        pins_url(live_show), {"product": product.pk}, format="json", HTTP_IDEMPOTENCY_KEY="pin-1"
+    )
+    again = client.post(
+        pins_url(live_show), {"product": product.pk}, format="json", HTTP_IDEMPOTENCY_KEY="pin-1"
+    )
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert Pin.objects.filter(show=live_show).count() == 1

@@ -385,3 +385,12 @@ def test_only_hosts_name_moderators(client_as, who, live_show):
     r = client_as(who).delete(url(live_show, "moderators"), {"username": "mod"}, format="json")
     assert r.status_code == (401 if who == "anonymous" else 403)
     assert live_show.moderators.filter(user__username="mod").exists()
+
+
+def test_an_ended_show_cannot_be_renamed(client_for, host, shop):
+    show = ShowFactory(shop=shop, status="ended")
+    assert_error(
+        client_for(host).patch(url(show), {"title": "later"}, format="json"), 409, "invalid_state"
+    )
+    show.refresh_from_db()
+    assert show.title != "later"

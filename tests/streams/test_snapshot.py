@@ -7,7 +7,13 @@ from django.contrib.auth.models import AnonymousUser
 
 from core.errors import ApiError
 from streams.models import ChatMessage, Show
-from streams.selectors import chat_message_payload, pin_payload, show_snapshot, user_show_role
+from streams.selectors import (
+    chat_message_payload,
+    pin_payload,
+    show_snapshot,
+    show_with_role,
+    user_show_role,
+)
 from streams.services import chat_send, moderation_apply, pin_product
 from tests.factories import ShowFactory
 
@@ -21,6 +27,17 @@ def test_roles(live_show, host, staff, moderator, viewer, other_seller):
     assert user_show_role(user=viewer, show=live_show) == "viewer"
     assert user_show_role(user=other_seller, show=live_show) == "viewer"
     assert user_show_role(user=AnonymousUser(), show=live_show) == "anonymous"
+
+
+def test_one_query_role_lookup_agrees(
+    live_show, host, staff, moderator, viewer, other_seller, django_assert_num_queries
+):
+    for user in (host, staff, moderator, viewer, other_seller, AnonymousUser()):
+        with django_assert_num_queries(1):
+            show, role = show_with_role(show_id=live_show.pk, user=user)
+        assert show == live_show
+        assert role == user_show_role(user=user, show=live_show)
+    assert show_with_role(show_id=0, user=host) == (None, "anonymous")
 
 
 def test_snapshot_carries_show_pin_stock_and_recent_messages(live_show, host, viewer, product):
