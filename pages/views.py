@@ -60,17 +60,19 @@ def show_page(request: HttpRequest, show_id: int) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         raise PermissionDenied("Rehearsals are for the show's hosts.")
+    can_moderate = is_host or selectors.user_is_show_moderator(user=request.user, show=show)
     page_data = {
         "show": _show_data(show),
         "user": _user_data(request),
         "is_host": is_host,
+        "can_moderate": can_moderate,
         "hls_url": static("vendor/hls.js/hls.light.min.mjs"),
         "login_url": reverse("login"),
     }
     return render(
         request,
         "pages/show.html",
-        {"show": show, "page_data": page_data, "is_host": is_host},
+        {"show": show, "page_data": page_data, "is_host": is_host, "can_moderate": can_moderate},
     )
 
 
@@ -128,7 +130,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         for show in shows:
             show.sales = sales.get(show.pk)  # type: ignore[attr-defined]
         context["shows"] = shows
-        context["page_data"] = {"shop": {"id": shop.pk, "name": shop.name}}
+        context["page_data"] = {
+            "shop": {"id": shop.pk, "name": shop.name},
+            "products": [{"id": p.pk, "title": p.title} for p in context["products"]],
+            "shows": [{"id": s.pk, "title": s.title} for s in shows],
+        }
     return render(request, "pages/dashboard.html", context)
 
 

@@ -1,10 +1,12 @@
 // Seller dashboard: API forms (products, stock, CSV, shows, moderators), and the shop's
 // orders and shipments loaded from REST, with "ship with tracking" on open parcels.
 import { api, apiList, errorText, money, newIdempotencyKey } from "./api.js";
-import { $, h, pageData, setText, userName } from "./dom.js";
+import { $, h, pageData, setText } from "./dom.js";
 import { bindApiForms, onApiForm } from "./forms.js";
 
 const page = pageData();
+const productTitles = new Map((page.products || []).map((p) => [p.id, p.title]));
+const showTitles = new Map((page.shows || []).map((s) => [s.id, s.title]));
 bindApiForms();
 
 onApiForm("csvResult", (res, form) => {
@@ -30,7 +32,8 @@ async function loadOrders(shopId) {
     const orders = await apiList(`/api/v1/shops/${shopId}/orders/`, 3);
     body.replaceChildren(...(orders.length ? orders.map((o) => h("tr", { dataset: { order: o.id } },
       h("td", {}, `#${o.id}`),
-      h("td", {}, userName(o.buyer || o.user)),
+      h("td", {}, `${o.quantity || 1} × ${productTitles.get(o.product) || `product ${o.product}`}`,
+        h("br"), h("span", { class: "small muted" }, showTitles.get(o.show) || "")),
       h("td", {}, h("span", { class: "badge" }, o.status)),
       h("td", {}, orderAmount(o)),
       h("td", {}, when(o.created_at)),
@@ -72,7 +75,7 @@ async function loadShipments(shopId) {
       const orders = (s.orders || []).map((o) => `#${typeof o === "object" ? o.id : o}`).join(", ");
       const shipped = s.status === "shipped" || s.status === "delivered" || s.tracking_number;
       return h("tr", { dataset: { shipment: s.id } },
-        h("td", {}, `#${s.id}`, s.address && s.address.city ? ` → ${s.address.city}` : ""),
+        h("td", {}, `#${s.id}`, h("br"), h("span", { class: "small muted" }, showTitles.get(s.show) || "")),
         h("td", {}, orders),
         h("td", {}, h("span", { class: "badge" }, s.status || "open")),
         h("td", {}, shipped ? `${s.carrier || ""} ${s.tracking_number || ""}`.trim() : shipForm(s)));

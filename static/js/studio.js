@@ -3,6 +3,7 @@
 import { api, apiList, errorText, money, newIdempotencyKey } from "./api.js";
 import { $, $$, h, pageData, setText, userId, userName } from "./dom.js";
 import { LiveSocket } from "./live.js";
+import { moderation } from "./moderation.js";
 import { Catalog, stockText } from "./products.js";
 
 const page = pageData();
@@ -148,62 +149,21 @@ setInterval(() => { if (status === "live" && !document.hidden) refreshTicker(); 
 
 // ---- chat and moderation ------------------------------------------------------------
 const messages = $("#messages");
-const dialog = $("#mod-dialog");
-let pending = null; // {action, message}
+const mod = moderation(show.id, {
+  onRemoved: (id) => messages.querySelector(`[data-id="${CSS.escape(String(id))}"]`)?.remove(),
+});
 
 function addMessage(m) {
   if (!m || m.id === undefined || messages.querySelector(`[data-id="${CSS.escape(String(m.id))}"]`)) return;
   const mine = page.user && userId(m.user) === page.user.id;
-  const act = (action, label) => h("button", { type: "button", class: "secondary small mod", dataset: { action },
-    "aria-label": `${label} ${userName(m.user)}: ${m.text}`, onclick: () => openModeration(action, m) }, label);
   const li = h("li", { dataset: { id: m.id } },
     h("span", { class: "who" }, userName(m.user)), h("span", { class: "text" }, m.text),
-    mine ? null : h("span", { class: "row", style: "margin-top:.2rem" },
-      act("remove_message", "Remove"), act("timeout", "Timeout"), act("ban", "Ban")));
+    mine ? null : mod.buttons(m));
   const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40;
   messages.append(li);
   while (messages.children.length > 300) messages.firstElementChild.remove();
   if (atBottom) messages.scrollTop = messages.scrollHeight;
 }
-
-function openModeration(action, m) {
-  pending = { action, message: m };
-  const words = { remove_message: "Remove message", timeout: "Time out", ban: "Ban from this show" };
-  setText($("#mod-title"), words[action]);
-  setText($("#mod-target"), `${userName(m.user)}: “${m.text}”`);
-  $("#mod-duration-field").hidden = action !== "timeout";
-  $("#mod-reason").value = "";
-  setText($("#mod-error"), "");
-  dialog.showModal();
-  $("#mod-reason").focus();
-}
-
-$("#mod-cancel").addEventListener("click", () => dialog.close());
-$("#mod-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const reason = $("#mod-reason").value.trim();
-  if (!reason) {
-    setText($("#mod-error"), "A reason is required: the viewer will read it.");
-    $("#mod-reason").focus();
-    return;
-  }
-  const { action, message } = pending;
-  const body = { action, reason };
-  if (action === "remove_message") body.message = message.id;
-  else body.user = userId(message.user);
-  if (action === "timeout") body.duration_s = Number($("#mod-duration").value);
-  const btn = $("#mod-confirm");
-  btn.disabled = true;
-  try {
-    await api("POST", `/api/v1/shows/${show.id}/moderation/`, body, { idempotencyKey: newIdempotencyKey() });
-    dialog.close();
-    if (action === "remove_message") messages.querySelector(`[data-id="${CSS.escape(String(message.id))}"]`)?.remove();
-  } catch (err) {
-    setText($("#mod-error"), errorText(err));
-  } finally {
-    btn.disabled = false;
-  }
-});
 
 $("#chat-form").addEventListener("submit", (ev) => {
   ev.preventDefault();

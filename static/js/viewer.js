@@ -1,9 +1,10 @@
 // Viewer page /shows/{id}/: player, pinned product with live stock, buy → hold → pay,
 // chat and reactions, moderation notices, and the shoppable replay once the show ends.
 import { api, apiList, errorText, money, newIdempotencyKey } from "./api.js";
-import { $, $$, announce, clock, h, pageData, setText, userName } from "./dom.js";
+import { $, $$, announce, clock, h, pageData, setText, userId, userName } from "./dom.js";
 import { LiveSocket } from "./live.js";
 import { Catalog, stockText, variantLabel } from "./products.js";
+import { moderation } from "./moderation.js";
 import { attachPlayer } from "./player.js";
 
 const page = pageData();
@@ -69,10 +70,13 @@ async function showPin(pin) {
   if (state.pin !== pin) return; // a newer pin arrived meanwhile
   state.product = product;
   if (pin.shipping_fee !== undefined && pin.shipping_fee !== null) state.shippingFee = pin.shipping_fee;
+  else if (state.status !== "ended") refreshShippingFee();
   card.empty.hidden = true;
   card.thumb.hidden = card.body.hidden = card.actions.hidden = false;
   card.thumb.style.backgroundImage = product.image_url ? `url("${encodeURI(product.image_url)}")` : "";
-  card.thumb.textContent = product.image_url ? "" : "🛍";
+  card.thumb.classList.toggle("has-image", Boolean(product.image_url));
+  const icon = card.thumb.querySelector("svg");
+  if (icon) icon.style.display = product.image_url ? "none" : "";
   setText(card.title, product.title);
   const variants = product.variants || [];
   card.variant.replaceChildren();
@@ -82,6 +86,23 @@ async function showPin(pin) {
     for (const v of variants) card.variant.append(h("option", { value: v.id }, variantLabel(v)));
   }
   renderCard();
+}
+
+/** What buying the current pin would add in shipping, for this viewer (bundling aware). */
+let feeSeq = 0;
+async function refreshShippingFee() {
+  if (!signedIn || state.status === "ended") return;
+  const mine = ++feeSeq;
+  try {
+    const pin = await api("GET", `/api/v1/shows/${showId}/pins/current/`);
+    if (mine !== feeSeq) return;
+    if (pin && pin.shipping_fee !== undefined && pin.shipping_fee !== null) {
+      state.shippingFee = pin.shipping_fee;
+      renderCard();
+    }
+  } catch {
+    // Keep what we had: the fee is also in the buy answer.
+  }
 }
 
 function currentVariant() {
@@ -211,6 +232,7 @@ function setOrder(order) {
   }
   if (o.status === "paid") {
     setText(purchase.holdText, "");
+    refreshShippingFee();
     announce("Payment received.");
   }
   if (o.status === "payment_failed") {
@@ -289,9 +311,13 @@ const chatForm = $("#chat-form");
 const chatInput = $("#chat-input");
 const notice = $("#mod-notice");
 
+const mod = page.can_moderate ? moderation(showId, { onRemoved: (id) => removeMessage(id) }) : null;
+
 function addMessage(m) {
   if (!m || m.id === undefined || messages.querySelector(`[data-id="${CSS.escape(String(m.id))}"]`)) return;
-  const li = h("li", { dataset: { id: m.id } }, h("span", { class: "who" }, userName(m.user)), h("span", { class: "text" }, m.text));
+  const mine = page.user && userId(m.user) === page.user.id;
+  const li = h("li", { dataset: { id: m.id } }, h("span", { class: "who" }, userName(m.user)), h("span", { class: "text" }, m.text),
+    mod && !mine ? mod.buttons(m) : null);
   const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40;
   messages.append(li);
   while (messages.children.length > 200) messages.firstElementChild.remove();
@@ -411,6 +437,8 @@ function setShowStatus(status) {
   $("#viewer").dataset.status = status;
   if (status === "ended" && was !== "ended") {
     video.loop = false;
+    for (const el of [chatForm, $("#reactions")]) if (el) el.hidden = true;
+    if ($("#chat-closed")) $("#chat-closed").hidden = false;
     showPin(null);
     loadMoments();
   }
@@ -471,6 +499,30 @@ function onEvent(type, d) {
     default: break;
   }
 }
+
+/** A ban or timeout already in force when the page opens (GET /api/v1/me/moderation/). */
+async function loadRestriction() {
+  let actions = [];
+  try {
+    actions = await apiList("/api/v1/me/moderation/", 3);
+  } catch {
+    return;
+  }
+  const mine = actions
+    .filter((a) => (typeof a.show === "object" && a.show ? a.show.id : a.show) === showId)
+    .sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
+  let current = null;
+  for (const a of mine) {
+    if (a.action === "ban") current = a;
+    else if (a.action === "timeout" && a.until && Date.parse(a.until) > Date.now()) current = a;
+    else if (a.action === "unban") current = null;
+  }
+  if (current && !state.muted) {
+    notice.className = "notice error";
+    setMuted(current);
+  }
+}
+if (signedIn) loadRestriction();
 
 const live = new LiveSocket(showId, { onSnapshot, onEvent, onStatus });
 window.__lcLive = live; // for the browser tests and for debugging

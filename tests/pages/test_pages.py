@@ -139,3 +139,19 @@ def test_sign_in_and_sign_up_pages_render_with_labelled_inputs(web, path):
     html = web.get(path).content.decode()
     assert '<label for="id_username">' in html
     assert 'id="id_username"' in html
+
+
+def test_viewer_page_gives_the_shows_moderators_and_hosts_the_moderation_dialog(
+    web_for, outsider, shop, live_show
+):
+    from streams.models import ShowModerator
+
+    viewer = web_for(outsider).get(f"/shows/{live_show.id}/")
+    assert 'id="mod-dialog"' not in viewer.content.decode()
+    assert page_data(viewer)["can_moderate"] is False
+
+    ShowModerator.objects.create(show=live_show, user=outsider)
+    moderator = web_for(outsider).get(f"/shows/{live_show.id}/")
+    assert 'id="mod-dialog"' in moderator.content.decode()
+    assert page_data(moderator)["can_moderate"] is True
+    assert page_data(web_for(shop.owner).get(f"/shows/{live_show.id}/"))["can_moderate"] is True
