@@ -1,7 +1,7 @@
 # Developer commands. `make run` starts the product, `make test` runs the whole suite.
 # Both find PostgreSQL and Redis (or start embedded ones): see scripts/devservices.py.
 
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python

@@ -152,3 +152,12 @@ def test_killing_a_worker_group_takes_its_pool_with_it() -> None:
         worker.kill(signal.SIGKILL)
         worker.stop(timeout=5)
         assert not any(_pid_alive(pid) for pid in [worker.pid, *children])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_uvicorn_with_two_workers_leaves_no_worker_behind() -> None:
+    with run_uvicorn_process(workers=2) as proc:
+        assert _get(f"{proc.url}/healthz")[0] == 200
+        descendants = proc.child_pids()
+        assert len(descendants) >= 2
+    assert not any(_pid_alive(pid) for pid in [proc.pid, *descendants])
