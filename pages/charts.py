@@ -27,6 +27,7 @@ def _clock(seconds: float) -> str:
 
 
 def _nice_max(value: Decimal) -> Decimal:
+    """A round top for the value axis, divisible into 5 round steps."""
     if value <= 0:
         return Decimal("10")
     magnitude = Decimal(10) ** (len(str(int(value))) - 1)
@@ -45,14 +46,14 @@ def sales_timeline_svg(data: ShowAnalytics, *, width: int = 720, height: int = 2
     n = max(1, len(data.buckets))
     slot = plot_w / n
     parts: list[str] = []
-    for i in range(5):
-        value = peak * i / 4
-        y = top + plot_h - plot_h * i / 4
+    for i in range(6):
+        value = peak * i / 5
+        y = top + plot_h - plot_h * i / 5
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="{GRID}" stroke-width="1"/>'
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
-            f'fill="{MUTED}">{value:.0f}</text>'
+            f'fill="{MUTED}">{value.normalize():f}</text>'
         )
     for i, bucket in enumerate(data.buckets):
         h = float(bucket.gmv / peak) * plot_h if peak else 0
@@ -64,7 +65,7 @@ def sales_timeline_svg(data: ShowAnalytics, *, width: int = 720, height: int = 2
             f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{slot * 0.76:.1f}" '
             f'height="{h:.1f}" fill="{BAR}"><title>{label}</title></rect>'
         )
-    ticks = min(6, n)
+    ticks = 6
     for i in range(ticks + 1):
         seconds = data.duration_s * i / ticks
         x = left + plot_w * i / ticks
@@ -83,7 +84,7 @@ def sales_timeline_svg(data: ShowAnalytics, *, width: int = 720, height: int = 2
         )
     desc = (
         f"Sales of {data.gmv} {data.currency} in {data.orders} orders over "
-        f"{_clock(data.duration_s)}, in buckets of {data.bucket_s // 60} min; "
+        f"{_clock(data.duration_s)}, in buckets of {data.bucket_s} s; "
         f"{len(data.pins)} pins marked."
     )
     svg = format_html(

@@ -149,9 +149,15 @@ def _peak_viewers(show: Show) -> int | None:
     return int(value) if isinstance(value, int) else None
 
 
+BUCKET_STEPS_S = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+
+
 def _bucket_size(duration_s: int) -> int:
-    """Whole minutes, at most 40 buckets over the show."""
-    return max(60, math.ceil(duration_s / 40 / 60) * 60)
+    """The smallest round step that splits the show into at most 40 buckets."""
+    for step in BUCKET_STEPS_S:
+        if math.ceil(duration_s / step) <= 40:
+            return step
+    return math.ceil(duration_s / 40 / 3600) * 3600
 
 
 def show_analytics(*, show: Show, top: int = 5) -> ShowAnalytics | None:
@@ -176,7 +182,7 @@ def show_analytics(*, show: Show, top: int = 5) -> ShowAnalytics | None:
         + [(o.created_at - started).total_seconds() for o in orders]
         + [p.offset_s for p in result.pins]
     )
-    result.duration_s = max(60, math.ceil(last_offset))
+    result.duration_s = max(60, math.floor(last_offset) + 1)
     result.bucket_s = _bucket_size(result.duration_s)
     n_buckets = math.ceil(result.duration_s / result.bucket_s)
     result.buckets = [
