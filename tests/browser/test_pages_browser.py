@@ -44,7 +44,7 @@ def test_seller_signs_in_and_sees_dashboard_home_and_login_on_desktop_and_phone(
     expect(page.get_by_role("heading", name="Corner Shop")).to_be_visible()
     expect(page.get_by_role("rowheader", name="Linen shirt")).to_be_visible()
     expect(page.get_by_role("link", name="Studio").first).to_be_visible()
-    screenshot(page, "dashboard")
+    screenshot(page, "dashboard-catalog")
     page.set_viewport_size(PHONE)
     page.goto("/dashboard/")
     # Wide tables scroll inside their own box, not the page.
