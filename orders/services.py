@@ -218,6 +218,11 @@ def hold_create(
             raise _sold_out()
     payment_method = PaymentMethod.objects.filter(user_id=buyer.pk, is_default=True).first()
     address = Address.objects.filter(user_id=buyer.pk, is_default=True).first()
+    one_tap = payment_method is not None and address is not None
+    if not one_tap:  # a read: keep it out of the transaction
+        shipping_fee = shipping_fee_quote(
+            buyer=buyer, show=offer.show, variant=variant, quantity=quantity
+        )
     now = clock.now()
 
     with transaction.atomic():
@@ -245,7 +250,8 @@ def hold_create(
             created_at=now,
         )
         order = None
-        if payment_method is not None and address is not None:
+        if one_tap:
+            assert payment_method is not None and address is not None
             order = _order_open(
                 hold=hold,
                 payment_token=payment_method.token,
@@ -254,10 +260,6 @@ def hold_create(
                 now=now,
             )
             shipping_fee = order.shipping_fee
-        else:
-            shipping_fee = shipping_fee_quote(
-                buyer=buyer, show=offer.show, variant=variant, quantity=quantity
-            )
         # The gate, last before COMMIT (see orders/inventory.py).
         available = inventory.reserve(variant_id=variant.pk, quantity=quantity)
         if available is None:
