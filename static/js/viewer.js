@@ -82,8 +82,11 @@ async function showPin(pin) {
   card.variant.replaceChildren();
   card.variantField.hidden = variants.length <= 1;
   if (variants.length > 1) {
+    const names = (product.options || []).map((o) => o.name).filter(Boolean);
+    setText($("#variant-label"), names.length ? names.map((n) => n[0].toUpperCase() + n.slice(1)).join(" / ") : "Option");
     card.variant.append(h("option", { value: "" }, "Choose…"));
     for (const v of variants) card.variant.append(h("option", { value: v.id }, variantLabel(v)));
+    renderVariantStock();
   }
   renderCard();
 }
@@ -109,6 +112,17 @@ function currentVariant() {
   const vs = (state.product && state.product.variants) || [];
   if (vs.length === 1) return vs[0];
   return vs.find((v) => String(v.id) === card.variant.value) || null;
+}
+
+/** Each option says how many are left; sold-out ones cannot be chosen. */
+function renderVariantStock() {
+  for (const opt of card.variant.options) {
+    if (!opt.value) continue;
+    const v = (state.product.variants || []).find((x) => String(x.id) === opt.value);
+    const n = catalog.available(state.product, v.id);
+    opt.textContent = `${variantLabel(v)} — ${n !== null && n <= 0 ? "sold out" : `${n} left`}`;
+    opt.disabled = n !== null && n <= 0;
+  }
 }
 
 function renderCard() {
@@ -470,7 +484,11 @@ function onEvent(type, d) {
         window.__lcMetrics = { ...(window.__lcMetrics || {}), pinAt: Date.now() };
       }
       break;
-    case "stock.changed": catalog.applyChange(d); renderCard(); break;
+    case "stock.changed":
+      catalog.applyChange(d);
+      if (state.product && (state.product.variants || []).length > 1) renderVariantStock();
+      renderCard();
+      break;
     case "chat.message": addMessage(d); break;
     case "chat.removed": removeMessage(d.id); break;
     case "viewers.changed": setViewers(d.count); break;
