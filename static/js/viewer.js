@@ -23,6 +23,7 @@ const state = {
   shippingFee: null,
   muted: null, // {action, reason, until} while banned / timed out
   moments: [],
+  waitlisted: new Set(), // "product:variant" keys joined on this page
 };
 
 // ---- player -------------------------------------------------------------------------
@@ -146,6 +147,11 @@ function renderCard() {
     const needVariant = (p.variants || []).length > 1 && !v;
     card.buy.disabled = (n !== null && n <= 0) || state.status === "scheduled" || Boolean(state.hold && state.hold.status === "active");
     setText(card.buy, n !== null && n <= 0 ? "Sold out" : needVariant ? "Choose an option" : "Buy now");
+    const waitBtn = $("#waitlist");
+    const key = `${p.id}:${v ? v.id : ""}`;
+    waitBtn.hidden = !(n !== null && n <= 0) || state.waitlisted.has(key);
+    setText($("#waitlist-note"), state.waitlisted.has(key)
+      ? "You're on the waitlist: if units come back, they're held for you for a minute." : "");
   }
 }
 
@@ -159,6 +165,23 @@ const purchase = {
 };
 
 if (card.buy) card.buy.addEventListener("click", buy);
+
+async function joinWaitlist() {
+  const p = state.product;
+  if (!p) return;
+  const v = currentVariant();
+  const body = { product: p.id };
+  if (v && (p.variants || []).length > 1) body.variant = v.id;
+  setText(card.error, "");
+  try {
+    await api("POST", `/api/v1/shows/${showId}/waitlist/`, body, { idempotencyKey: newIdempotencyKey() });
+    state.waitlisted.add(`${p.id}:${v ? v.id : ""}`);
+    renderCard();
+  } catch (err) {
+    setText(card.error, errorText(err));
+  }
+}
+if ($("#waitlist")) $("#waitlist").addEventListener("click", joinWaitlist);
 
 async function buy() {
   const p = state.product;
@@ -493,7 +516,16 @@ function onEvent(type, d) {
     case "chat.removed": removeMessage(d.id); break;
     case "viewers.changed": setViewers(d.count); break;
     case "reaction.burst": showBurst(d.counts); break;
-    case "hold.updated": if (state.hold && d.id === state.hold.id) setHold(d); break;
+    case "hold.updated":
+      if (state.hold && d.id === state.hold.id) setHold(d);
+      else if (d.offer && d.status === "active" && !(state.hold && state.hold.status === "active")) {
+        // Units came back for us from the waitlist: a short hold to pay for.
+        state.order = null;
+        setHold(d);
+        setText(purchase.order, "Good news: units came back for you from the waitlist.");
+        openCheckout();
+      }
+      break;
     case "order.updated": setOrder(d); break;
     case "moderation.notice":
       if (d.action === "unban") setMuted(null);
