@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -51,3 +53,63 @@ def test_seller_signs_in_and_sees_dashboard_home_and_login_on_desktop_and_phone(
     assert no_sideways_scroll(page)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+
+
+def test_seller_manages_catalog_and_shows_from_the_dashboard(browser, server, tmp_path):
+    seller = UserFactory(username="seller")
+    ShopFactory(owner=seller, name="Corner Shop")
+    UserFactory(username="mo")
+    page = sign_in(new_context(browser, server), "seller", "/dashboard/")
+
+    # Create a product.
+    page.get_by_text("New product").click()
+    form = page.locator("form[data-api-url='/api/v1/products/']")
+    form.get_by_label("Title").fill("Rain jacket")
+    form.get_by_label("SKU").fill("RJ-1")
+    form.get_by_label("Price").fill("49.00")
+    form.get_by_label("Stock on hand").fill("4")
+    form.get_by_role("button", name="Create product").click()
+    row = page.locator("tbody tr", has_text="RJ-1")
+    expect(row).to_contain_text("49.00 USD")
+    expect(row.locator("td").nth(3)).to_have_text("4")
+
+    # Adjusting stock needs a reason; taking more than is available is refused.
+    page.get_by_text("Adjust stock").click()
+    adjust = page.locator("form[data-api-url$='/stock-adjustments/']")
+    adjust.get_by_label(re.compile("^Change")).fill("-9")
+    adjust.get_by_label("Reason").fill("stock count")
+    adjust.get_by_role("button", name="Adjust").click()
+    expect(adjust.locator(".form-error")).not_to_be_empty()
+    adjust.get_by_label(re.compile("^Change")).fill("3")
+    adjust.get_by_label("Reason").fill("delivery from the mill")
+    adjust.get_by_role("button", name="Adjust").click()
+    expect(page.locator("tbody tr", has_text="RJ-1").locator("td").nth(3)).to_have_text("7")
+
+    # A CSV dry run reports per row and changes nothing.
+    csv = tmp_path / "catalog.csv"
+    csv.write_text(
+        "sku,product_handle,title,description,options,price,currency,stock_on_hand,"
+        "weight_grams,image_url\nSCARF-1,scarf,Scarf,,,15.00,USD,6,100,\n"
+    )
+    page.get_by_text("Import CSV").click()
+    page.get_by_label("CSV file").set_input_files(str(csv))
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#csv-result")).to_contain_text("SCARF-1")
+    expect(page.locator("tbody tr", has_text="SCARF-1")).to_have_count(0)
+
+    # Schedule a show with the jacket in its lineup, then name a moderator.
+    page.get_by_text("Schedule a show").click()
+    schedule = page.locator("form[data-api-url='/api/v1/shows/']")
+    schedule.get_by_label("Title").fill("Rainy day drop")
+    schedule.get_by_label("Starts at (your time)").fill("2030-05-01T18:00")
+    schedule.get_by_label("Rain jacket").check()
+    schedule.get_by_role("button", name="Schedule").click()
+    show_row = page.locator("tbody tr", has_text="Rainy day drop")
+    expect(show_row).to_contain_text("Scheduled")
+    page.get_by_text("Lineup and moderators").click()
+    expect(page.locator("details[open]")).to_contain_text("Rain jacket")
+    page.get_by_label("Moderator username").fill("mo")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Add moderator").click()
+    page.get_by_text("Lineup and moderators").click()
+    expect(page.get_by_role("button", name="Remove moderator mo")).to_be_visible()
