@@ -128,6 +128,8 @@ def _resolve_offer(*, show_id: int, product_id: int, variant_id: int | None) -> 
     product = Product.objects.filter(pk=product_id).first()
     if product is None:
         raise Invalid("No such product.", details={"product": ["No such product."]})
+    if not product.is_active:  # archived by the seller: history stays, sales stop
+        raise ApiError("not_pinned", "This product is no longer for sale.", status=409)
     pin_price: Decimal | None = None
     limit: int | None = None
     if show.status == Show.Status.LIVE:
@@ -812,9 +814,19 @@ def waitlist_join(
     *, buyer: Any, show_id: int, product_id: int, variant_id: int | None = None
 ) -> WaitlistEntry:
     """Queue the buyer for one unit of the variant; if units are free right now the offer
-    comes at once. Joining again while waiting returns the same entry."""
+    comes at once. Joining again while waiting returns the same entry. Same checks as
+    buy; a buyer already at the pin's limit gets 409 limit_exceeded."""
     offer = _resolve_offer(show_id=show_id, product_id=product_id, variant_id=variant_id)
     now = clock.now()
+    limit = offer.limit_per_buyer
+    if limit is not None:
+        taken = _units_taken(
+            buyer_id=buyer.pk, show_id=offer.show.pk, product_id=offer.product.pk, now=now
+        )
+        if taken >= limit:
+            raise ApiError(
+                "limit_exceeded", f"At most {limit} per buyer for this product.", status=409
+            )
     key = {"show": offer.show, "variant": offer.variant, "buyer_id": buyer.pk}
     with transaction.atomic():
         entry = WaitlistEntry.objects.filter(**key, status=WaitlistEntry.Status.WAITING).first()

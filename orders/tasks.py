@@ -16,7 +16,8 @@ from orders import selectors, services
 def capture_payment(self: Any, order_id: int) -> str:
     """Capture the order's payment; on a provider error retry with exponential backoff.
     The number of attempts is counted in the database (PaymentAttempt rows), not by
-    Celery, so the bound holds across lost tasks and recoveries."""
+    Celery, so the bound holds across lost tasks and recoveries. While another attempt
+    is in flight, check back later."""
     outcome = services.order_capture_payment(order_id=order_id)
     if outcome == services.CaptureOutcome.RETRY:
         delay = min(
@@ -24,6 +25,10 @@ def capture_payment(self: Any, order_id: int) -> str:
             settings.PAYMENT_RETRY_BACKOFF_MAX_SECONDS,
         )
         raise self.retry(countdown=delay)
+    if outcome == services.CaptureOutcome.BUSY:
+        # Another attempt is running, or died with its worker (a redelivered message):
+        # look again later; a dead attempt is superseded once it is stale, so this ends.
+        raise self.retry(countdown=settings.PAYMENT_RETRY_BACKOFF_MAX_SECONDS)
     return outcome.value
 
 

@@ -311,3 +311,12 @@ def test_sold_out_buy_first_releases_lapsed_holds(client_for, live_pin, clock):
     assert (v.stock_on_hand, v.held) == (1, 1)
     assert active_held(v.pk) == 1
     assert Hold.objects.filter(status="expired").count() == 1
+
+
+def test_an_archived_product_is_no_longer_for_sale(client_for, user, live_pin):
+    from catalog.services import product_delete
+
+    pin = live_pin()
+    product_delete(product=pin.product)
+    assert_error(buy(client_for(user), pin), 409, "not_pinned")
+    assert stock(pin.product) == (10, 0)

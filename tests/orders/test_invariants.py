@@ -157,9 +157,12 @@ class Checkout(RuleBasedStateMachine):
     @precondition(lambda self: Variant.objects.get(pk=self.variant_id).stock_available == 0)
     @rule(buyer=st.integers(0, 2))
     def join_waitlist(self, buyer: int) -> None:
-        services.waitlist_join(
-            buyer=self.buyers[buyer], show_id=self.pin.show_id, product_id=self.pin.product_id
-        )
+        try:
+            services.waitlist_join(
+                buyer=self.buyers[buyer], show_id=self.pin.show_id, product_id=self.pin.product_id
+            )
+        except ApiError as exc:
+            assert exc.code == "limit_exceeded", exc.code
 
     @rule(seconds=st.sampled_from([30, 61, 301]))
     def time_passes(self, seconds: int) -> None:

@@ -123,6 +123,26 @@ def test_capture_task_retries_a_provider_error_with_backoff(live_pin, settings):
     assert Order.objects.get(pk=order.pk).status == "pending_payment"
 
 
+def test_capture_task_checks_back_later_while_another_attempt_runs(live_pin, settings):
+    from celery.exceptions import Retry
+
+    pin = live_pin()
+    order = pending_order(pin)
+    PaymentAttempt.objects.create(
+        order=order,
+        number=1,
+        provider="sandbox",
+        amount=order.total,
+        currency="USD",
+        idempotency_key=f"order-{order.pk}",
+        started_at=services.clock.now(),
+    )
+    with pytest.raises(Retry) as raised:
+        capture_payment.apply(args=[order.pk], throw=True)
+    assert raised.value.when == settings.PAYMENT_RETRY_BACKOFF_MAX_SECONDS
+    assert not SandboxCharge.objects.exists()
+
+
 def test_capture_task_returns_the_outcome(live_pin):
     pin = live_pin()
     order = pending_order(pin)

@@ -148,3 +148,11 @@ def test_waitlist_follows_the_buy_rules(client_for, user, live_pin):
 
 def test_waitlist_needs_an_account(api_client, live_pin):
     assert_error(join(api_client, live_pin()), 401, "not_authenticated")
+
+
+def test_a_buyer_at_the_limit_cannot_join_the_waitlist(client_for, user, live_pin):
+    pin = live_pin(stock=1, limit=1)
+    client = client_for(user)
+    buy(client, pin)
+    assert_error(join(client, pin), 409, "limit_exceeded")
+    assert not WaitlistEntry.objects.exists()
