@@ -10,6 +10,7 @@ export async function attachPlayer(video, url, hlsModuleUrl) {
   }
   const isHls = /\.m3u8(\?|$)/i.test(url);
   if (!isHls || video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.dataset.player = isHls ? "native-hls" : "file";
     video.src = url;
     return null;
   }
@@ -17,14 +18,17 @@ export async function attachPlayer(video, url, hlsModuleUrl) {
     const mod = await import(hlsModuleUrl);
     const Hls = mod.default;
     if (!Hls.isSupported()) {
+      video.dataset.player = "file";
       video.src = url;
       return null;
     }
+    video.dataset.player = "hls.js";
     const hls = new Hls({ lowLatencyMode: true });
     hls.loadSource(url);
     hls.attachMedia(video);
     return hls;
   } catch (err) {
+    video.dataset.player = "file";
     video.src = url;
     return null;
   }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -113,3 +114,44 @@ def test_seller_manages_catalog_and_shows_from_the_dashboard(browser, server, tm
         page.get_by_role("button", name="Add moderator").click()
     page.get_by_text("Lineup and moderators").click()
     expect(page.get_by_role("button", name="Remove moderator mo")).to_be_visible()
+
+
+HLS_FIXTURE = Path(__file__).parent / "fixtures" / "hls"
+
+
+# Chromium plays HLS natively these days; hiding that support stands in for a browser
+# without it (desktop Firefox), where the page must load the vendored hls.js.
+WITHOUT_NATIVE_HLS = """
+const original = HTMLMediaElement.prototype.canPlayType;
+HTMLMediaElement.prototype.canPlayType = function (type) {
+  return /mpegurl/i.test(type) ? "" : original.call(this, type);
+};
+"""
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native-hls", "hls.js"])
+def test_an_hls_show_plays_natively_or_through_the_vendored_hls_js(browser, server, native):
+    shop = ShopFactory()
+    show = ShowFactory(
+        shop=shop, status="live", started_at=timezone.now(), playback_url="/hls/demo.m3u8"
+    )
+    context = new_context(browser, server)
+    # The "video service": a 2-second HLS stream (playlist + two segments) in fixtures/.
+    context.route(
+        "**/hls/*",
+        lambda route: route.fulfill(path=str(HLS_FIXTURE / route.request.url.rsplit("/", 1)[1])),
+    )
+    if not native:
+        context.add_init_script(WITHOUT_NATIVE_HLS)
+    scripts: list[str] = []
+    page = context.new_page()
+    page.on("request", lambda r: scripts.append(r.url) if r.resource_type == "script" else None)
+    page.goto(f"/shows/{show.id}/")
+    page.wait_for_function("document.querySelector('#video').readyState >= 2")
+    player = page.locator("#video").get_attribute("data-player")
+    vendored = any(u.endswith("/static/vendor/hls.js/hls.light.min.mjs") for u in scripts)
+    if native:
+        assert (player, vendored) == ("native-hls", False)
+    else:
+        assert (player, vendored) == ("hls.js", True)
+    assert page.evaluate("document.querySelector('#video').duration") > 1.5
