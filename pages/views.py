@@ -129,6 +129,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         sales = {row["show_id"]: row for row in selectors.shop_show_summaries(shop=shop)}
         for show in shows:
             show.sales = sales.get(show.pk)  # type: ignore[attr-defined]
+            show.lineup_ids = {item.product_id for item in show.lineup.all()}  # type: ignore[attr-defined]
         context["shows"] = shows
         context["page_data"] = {
             "shop": {"id": shop.pk, "name": shop.name},

@@ -105,10 +105,18 @@ def test_seller_manages_catalog_and_shows_from_the_dashboard(browser, server, tm
     schedule.get_by_label("Starts at (your time)").fill("2030-05-01T18:00")
     schedule.get_by_label("Rain jacket").check()
     schedule.get_by_role("button", name="Schedule").click()
-    show_row = page.locator("tbody tr", has_text="Rainy day drop")
+    show_row = page.get_by_role("row", name=re.compile("^Rainy day drop Scheduled"))
     expect(show_row).to_contain_text("Scheduled")
     page.get_by_text("Lineup and moderators").click()
-    expect(page.locator("details[open]")).to_contain_text("Rain jacket")
+    expect(page.locator("details[open]")).to_contain_text("Lineup: Rain jacket")
+    # The lineup can change until the show ends.
+    lineup = page.locator("form", has=page.get_by_text("Edit the lineup of Rainy day drop"))
+    expect(lineup.get_by_label("Rain jacket")).to_be_checked()
+    with page.expect_navigation():
+        lineup.get_by_label("Rain jacket").uncheck()
+        lineup.get_by_role("button", name="Save lineup").click()
+    page.get_by_text("Lineup and moderators").click()
+    expect(page.locator("details[open]")).to_contain_text("Lineup: empty")
     page.get_by_label("Moderator username").fill("mo")
     with page.expect_navigation():
         page.get_by_role("button", name="Add moderator").click()
