@@ -155,3 +155,11 @@ def test_viewer_page_gives_the_shows_moderators_and_hosts_the_moderation_dialog(
     assert 'id="mod-dialog"' in moderator.content.decode()
     assert page_data(moderator)["can_moderate"] is True
     assert page_data(web_for(shop.owner).get(f"/shows/{live_show.id}/"))["can_moderate"] is True
+
+
+def test_sign_in_links_come_back_to_the_page_but_not_to_the_sign_in_page(web, live_show):
+    viewer = web.get(f"/shows/{live_show.id}/").content.decode()
+    assert f'href="/accounts/login/?next=/shows/{live_show.id}/"' in viewer
+    login = web.get("/accounts/signup/").content.decode()
+    assert 'href="/accounts/login/"' in login
+    assert "next=/accounts/" not in login
