@@ -201,6 +201,9 @@ async function buy() {
     const res = await api("POST", `/api/v1/shows/${showId}/buy/`, body, { idempotencyKey: newIdempotencyKey() });
     window.__lcMetrics = { ...(window.__lcMetrics || {}), buyMs: performance.now() - started };
     if (res.shipping_fee !== undefined) state.shippingFee = res.shipping_fee;
+    // A new purchase: forget the previous one's order line.
+    state.order = null;
+    setText(purchase.order, "");
     setHold(res.hold);
     if (res.order) setOrder(res.order);
     else openCheckout();
@@ -252,10 +255,11 @@ const ORDER_WORDS = {
 
 function setOrder(order) {
   if (!order) return;
-  if (state.order && order.id !== state.order.id && state.order.status !== "payment_failed") {
-    // Only follow the order of this page's purchase.
-    if (!state.hold || order.hold !== state.hold.id) return;
-  }
+  // Follow only the order of this page's current purchase.
+  const ours = (state.order && order.id === state.order.id)
+    || (state.hold && order.hold === state.hold.id)
+    || (!state.order && !state.hold);
+  if (!ours) return;
   state.order = { ...(state.order && state.order.id === order.id ? state.order : {}), ...order };
   purchase.box.hidden = false;
   purchase.form.hidden = true;
