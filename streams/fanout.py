@@ -1,18 +1,311 @@
-"""Delivery of show and user events. Placeholder until the live room lands (issue 3):
-events are logged so callers can already be written and tested against the interface.
+"""The publishing side of the live room: sequence, retain and publish show and user events.
+
+Every broadcast event of a show gets the next `seq` of that show, is serialized **once**
+into its wire frame ``{"type", "seq", "ts", "data"}``, appended to the show's retention
+stream (for `resume`) and PUBLISHed on the show's Redis channel. Each ASGI process holds
+one Pub/Sub connection (`streams.hub`) and pushes those bytes, unchanged, to its local
+sockets. Private events go to a per-user channel and are not retained.
+
+Why `seq` comes from PostgreSQL (docs/live-room.md, "Sequence numbers"):
+
+* ``UPDATE streams_show SET last_seq = last_seq + 1 ... RETURNING last_seq`` hands out
+  exactly +1 per event, and the value is durable, so a Redis that loses its data cannot
+  make a number come back.
+* The row lock taken by that UPDATE is held while the frame is appended and published
+  (one Lua script, atomic in Redis) and released at COMMIT. Two publishers of one show are
+  therefore serialized, so Redis receives — and every subscriber sees — the events in
+  `seq` order. Shows do not contend with each other.
+* The script refuses a `seq` that is not above the stream's last id. That closes the one
+  window where PostgreSQL could hand a number out twice: the script ran but the COMMIT
+  was lost (process killed, connection dropped, or a PostgreSQL crash right after an
+  asynchronous commit). The publisher then moves `last_seq` past Redis's high-water mark
+  and retries, so the number is never reused. Only both stores losing the same recent
+  writes at once (a double fault) could repeat a number.
+* If Redis is unreachable the transaction rolls back: no number is consumed, the event is
+  logged as lost, and sockets are told `resync` when their process reconnects.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urlparse
+
+import orjson
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+
+from core.redis import get_redis
 
 logger = logging.getLogger(__name__)
 
+#: Retention streams live a day after their last event (a show is over long before).
+STREAM_TTL_MS = 24 * 3600 * 1000
 
-def publish_show_event(*, show_id: int, type: str, data: dict[str, Any]) -> None:
-    logger.info("show event", extra={"show_id": show_id, "event_type": type})
+# Atomic append-and-publish. XADD with the explicit id ``<seq>-0`` fails when the id is not
+# above the stream's top id, which is exactly the "never reuse a seq" guard; on failure
+# nothing is published and the top seq is returned so the caller can move past it.
+_APPEND_PUBLISH = """
+local ok = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], ARGV[1] .. '-0', 'f', ARGV[2])
+if type(ok) == 'table' and ok.err then
+    local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+    if top[1] then
+        return {0, top[1][1]}
+    end
+    return redis.error_reply(ok.err)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PUBLISH', ARGV[4], ARGV[1] .. '|' .. ARGV[2])
+return {1, ok}
+"""
+
+
+# --- names ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _namespace(redis_url: str) -> str:
+    # Pub/Sub channels are global to a Redis server, not per database: include the db
+    # number so deployments (and parallel test runs) sharing one server never cross-talk.
+    path = urlparse(redis_url).path.strip("/") or "0"
+    return f"lc:{path}"
+
+
+def namespace() -> str:
+    return str(getattr(settings, "FANOUT_NAMESPACE", "") or _namespace(settings.REDIS_URL))
+
+
+def show_channel(show_id: int) -> str:
+    return f"{namespace()}:show:{show_id}"
+
+
+def user_channel(user_id: int) -> str:
+    return f"{namespace()}:user:{user_id}"
+
+
+def show_stream_key(show_id: int) -> str:
+    return f"lc:show:{show_id}:events"
+
+
+def retain_events() -> int:
+    return int(getattr(settings, "FANOUT_RETAIN_EVENTS", 1000))
+
+
+# --- frames --------------------------------------------------------------------------------
+
+
+def now_iso() -> str:
+    """Current time as ISO 8601 UTC with milliseconds and a ``Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def encode_frame(
+    *, type: str, data: dict[str, Any] | None = None, seq: int | None = None, ts: str | None = None
+) -> bytes:
+    """One wire frame, serialized once (``seq`` only on broadcast events)."""
+    frame: dict[str, Any] = {"type": type}
+    if seq is not None:
+        frame["seq"] = seq
+    frame["ts"] = ts or now_iso()
+    frame["data"] = data if data is not None else {}
+    return orjson.dumps(frame, default=_json_default)
+
+
+# --- publishing ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _append_publish_script() -> Any:
+    # redis-py runs it with EVALSHA and reloads it after a Redis restart.
+    return get_redis().register_script(_APPEND_PUBLISH)
+
+
+def _seq_next(show_id: int) -> int | None:
+    with connection.cursor() as cursor:
+        # Not waiting for the WAL flush halves the publish latency. A PostgreSQL crash can
+        # then lose the last few hundred milliseconds of increments, which is exactly the
+        # "COMMIT lost" case the Redis high-water check recovers from (see the docstring).
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute(
+            "UPDATE streams_show SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",
+            [show_id],
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+def _seq_move_past(show_id: int, high_water: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE streams_show SET last_seq = GREATEST(last_seq, %s) WHERE id = %s",
+            [high_water, show_id],
+        )
+
+
+def show_event_publish(*, show_id: int, type: str, data: dict[str, Any]) -> int | None:
+    """Sequence, retain and publish one broadcast event now; returns its `seq`.
+
+    Returns None when the show does not exist. Raises `redis.RedisError` when Redis is
+    unreachable (nothing is consumed: the transaction rolls back). Call it outside any
+    transaction of your own (`streams.events.emit_show_event` does, after commit): the
+    show row stays locked until the surrounding transaction ends.
+    """
+    script = _append_publish_script()
+    for _attempt in range(3):
+        with transaction.atomic():
+            seq = _seq_next(show_id)
+            if seq is None:
+                return None
+            frame = encode_frame(type=type, seq=seq, data=data)
+            result = script(
+                keys=[show_stream_key(show_id)],
+                args=[seq, frame, retain_events(), show_channel(show_id), STREAM_TTL_MS],
+            )
+            if int(result[0]) == 1:
+                return seq
+            # Redis already holds a higher seq than PostgreSQL: an earlier publish reached
+            # Redis but its COMMIT was lost. Move past it (committed) and try again.
+            high_water = int(bytes(result[1]).split(b"-")[0])
+            logger.warning(
+                "seq behind Redis; moving past it",
+                extra={"show_id": show_id, "seq": seq, "high_water": high_water},
+            )
+            _seq_move_past(show_id, high_water)
+    raise RuntimeError(f"could not allocate a seq for show {show_id}")
+
+
+def publish_show_event(*, show_id: int, type: str, data: dict[str, Any]) -> int | None:
+    """Broadcast `type` to everyone watching `show_id` (called after commit).
+
+    Never raises for an unreachable Redis: the data change already committed, so failing
+    the caller would only turn a lost notification into a 500. The loss is logged and the
+    hubs tell their sockets to `resync` when they reconnect.
+    """
+    try:
+        return show_event_publish(show_id=show_id, type=type, data=data)
+    except redis.RedisError:
+        logger.exception("show event lost", extra={"show_id": show_id, "event_type": type})
+        return None
 
 
 def publish_user_event(*, user_id: int, type: str, data: dict[str, Any]) -> None:
-    logger.info("user event", extra={"user_id": user_id, "event_type": type})
+    """Send a private event to every open socket of one user (not sequenced, not retained)."""
+    frame = encode_frame(type=type, data=data)
+    try:
+        get_redis().publish(user_channel(user_id), b"0|" + frame)
+    except redis.RedisError:
+        logger.exception("user event lost", extra={"user_id": user_id, "event_type": type})
+
+
+# --- reading the retention stream ----------------------------------------------------------
+
+
+def show_last_seq_redis(*, show_id: int) -> int:
+    """Top seq of the show's retention stream (0 when Redis holds none)."""
+    top = get_redis().xrevrange(show_stream_key(show_id), count=1)
+    return _seq_of(top[0][0]) if top else 0
+
+
+def _seq_of(entry_id: bytes | str) -> int:
+    raw = entry_id if isinstance(entry_id, bytes) else entry_id.encode()
+    return int(raw.split(b"-")[0])
+
+
+def parse_entries(entries: list[Any]) -> list[tuple[int, bytes]]:
+    return [(_seq_of(entry_id), fields[b"f"]) for entry_id, fields in entries]
+
+
+def replay_complete(events: list[tuple[int, bytes]], *, after_seq: int, upto_seq: int) -> bool:
+    """Whether `events` are exactly the seqs after_seq+1 .. upto_seq, in order."""
+    if len(events) != upto_seq - after_seq:
+        return False
+    return all(seq == after_seq + 1 + i for i, (seq, _) in enumerate(events))
+
+
+# --- snapshots -----------------------------------------------------------------------------
+
+
+def room_snapshot(*, show_id: int, user: Any) -> dict[str, Any]:
+    """`show.snapshot` data for `user`; its `seq` is the last event it includes.
+
+    Raises NotFound (no such show) or Forbidden (a rehearsal the user does not host).
+
+    The cut is read *before* the state, and after the caller's socket is subscribed: every
+    event at or below it changed data that committed before its seq was handed out, so
+    the state read next includes it. Events above it reach the socket live. (A change
+    committed just before the cut's read but sequenced just after it shows up in both
+    places; events are idempotent state updates and chat carries ids.) Redis's top id is
+    taken with PostgreSQL's `last_seq`, whichever is higher: Redis knows a publish whose
+    COMMIT is still in flight, PostgreSQL knows everything when Redis lost its data.
+    """
+    from streams.models import Show
+    from streams.presence import viewer_count
+
+    redis_seq = show_last_seq_redis(show_id=show_id)
+    pg_seq = Show.objects.filter(pk=show_id).values_list("last_seq", flat=True).first()
+    if pg_seq is None:
+        from core.errors import NotFound
+
+        raise NotFound("No such show.")
+    data = _show_snapshot(show_id=show_id, user=user)
+    data["viewer_count"] = viewer_count(show_id=show_id)
+    data["seq"] = max(redis_seq, int(pg_seq))
+    return data
+
+
+def _show_snapshot(*, show_id: int, user: Any) -> dict[str, Any]:
+    try:
+        from streams.selectors import show_snapshot  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return _basic_snapshot(show_id=show_id, user=user)
+    return dict(show_snapshot(show_id=show_id, user=user))
+
+
+def _basic_snapshot(*, show_id: int, user: Any) -> dict[str, Any]:
+    # Stand-in until streams.selectors.show_snapshot exists on main.
+    from catalog.selectors import user_can_manage_shop
+    from core.errors import Forbidden, NotFound
+    from streams.models import Show
+
+    show = Show.objects.select_related("shop").filter(pk=show_id).first()
+    if show is None:
+        raise NotFound("No such show.")
+    if show.rehearsal and not user_can_manage_shop(user=user, shop=show.shop):
+        raise Forbidden("This show is a rehearsal; only its hosts may join.")
+    return {
+        "show": {"id": show.pk, "title": show.title, "status": show.status},
+        "current_pin": None,
+        "stock": [],
+        "recent_messages": [],
+    }
+
+
+async def show_events_between(
+    client: Any, *, show_id: int, after_seq: int, upto_seq: int
+) -> list[str] | None:
+    """The retained frames with seq in (after_seq, upto_seq], in order — or None when any
+    of them is no longer retained (too old, or Redis lost them): the caller resyncs."""
+    count = upto_seq - after_seq
+    if count <= 0:
+        return []
+    if count > retain_events() * 2:
+        return None
+    entries = await client.xrange(
+        show_stream_key(show_id), min=f"{after_seq + 1}-0", max=f"{upto_seq}-0", count=count + 1
+    )
+    events = parse_entries(entries)
+    if not replay_complete(events, after_seq=after_seq, upto_seq=upto_seq):
+        return None
+    return [frame.decode() for _, frame in events]

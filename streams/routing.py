@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+"""WebSocket routes of the live room (SPEC "WebSocket")."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from streams.consumers import ShowConsumer
+
+websocket_urlpatterns = [
+    path("ws/shows/<int:show_id>/", ShowConsumer.as_asgi()),
+]

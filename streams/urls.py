@@ -1,6 +1,7 @@
 from django.urls import path
 
 from streams import api
+from streams.api_realtime import WsTicketApi
 
 urlpatterns = [
     path("shows/", api.ShowListApi.as_view(), name="show-list"),
@@ -20,4 +21,5 @@ urlpatterns = [
     path("shows/<int:show_id>/messages/", api.MessageListApi.as_view(), name="show-messages"),
     path("shows/<int:show_id>/moderation/", api.ModerationApi.as_view(), name="show-moderation"),
     path("me/moderation/", api.MeModerationApi.as_view(), name="me-moderation"),
+    path("shows/<int:show_id>/ws-ticket/", WsTicketApi.as_view(), name="show-ws-ticket"),
 ]

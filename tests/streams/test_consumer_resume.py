@@ -1,0 +1,124 @@
+"""Resume after reconnect: exactly the missed events, in order, or `resync` (SPEC "WebSocket")."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from core.redis import get_redis
+from streams import fanout
+from streams.models import Show
+from tests.factories import ShowFactory
+from tests.streams.livekit import hubs_closed, room  # noqa: F401
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hubs_closed")]
+
+
+@pytest.fixture
+def live_show() -> Show:
+    return ShowFactory(status="live", started_at=timezone.now())
+
+
+def _publish_n(show_id: int, n: int, type: str) -> None:
+    for i in range(n):
+        fanout.publish_show_event(show_id=show_id, type=type, data={"i": i})
+
+
+async def publish_n(show_id: int, n: int, type: str = "chat.message") -> None:
+    await database_sync_to_async(_publish_n)(show_id, n, type)
+
+
+async def test_resume_replays_exactly_the_missed_events_then_live_ones(live_show: Show) -> None:
+    async with room(live_show.pk) as first:
+        await first.send("ping")
+        await first.event_of("pong")
+        await publish_n(live_show.pk, 3)
+        seen = [(await first.event_of("chat.message"))["seq"] for _ in range(3)]
+    assert seen == [1, 2, 3]
+
+    await publish_n(live_show.pk, 4)  # missed while away: 4..7
+    async with room(live_show.pk) as again:
+        assert again.snapshot is not None and again.snapshot["seq"] == 7
+        await again.send("resume", {"after_seq": 3})
+        replayed = [await again.event() for _ in range(4)]
+        assert [e["seq"] for e in replayed] == [4, 5, 6, 7]
+        assert [e["data"]["i"] for e in replayed] == [0, 1, 2, 3]
+        await publish_n(live_show.pk, 2)
+        live = [await again.event_of("chat.message") for _ in range(2)]
+        assert [e["seq"] for e in live] == [8, 9]
+        assert "chat.message" not in await again.types_within(0.3)
+
+
+async def test_resume_from_the_snapshot_seq_replays_nothing(live_show: Show) -> None:
+    await publish_n(live_show.pk, 2)
+    async with room(live_show.pk) as r:
+        await r.send("resume", {"after_seq": 2})
+        await publish_n(live_show.pk, 1)
+        event = await r.event_of("chat.message")
+        assert event["seq"] == 3
+
+
+async def test_events_published_while_connecting_are_neither_lost_nor_doubled(
+    live_show: Show,
+) -> None:
+    await publish_n(live_show.pk, 5)
+    async with room(live_show.pk) as r:
+        snap_seq = r.snapshot["seq"]  # type: ignore[index]
+        await publish_n(live_show.pk, 3)
+        got = [(await r.event_of("chat.message"))["seq"] for _ in range(3)]
+        assert got == [snap_seq + 1, snap_seq + 2, snap_seq + 3]
+        assert "chat.message" not in await r.types_within(0.3)
+
+
+async def test_resume_older_than_the_retained_window_gets_resync_and_a_fresh_snapshot(
+    live_show: Show,
+) -> None:
+    await publish_n(live_show.pk, 1200)  # retention keeps >= 1000, not all 1200
+    async with room(live_show.pk) as r:
+        await r.send("resume", {"after_seq": 0})
+        resync = await r.frame()
+        assert resync["type"] == "resync"
+        snapshot = await r.frame()
+        assert snapshot["type"] == "show.snapshot"
+        assert snapshot["data"]["seq"] == 1200
+        await publish_n(live_show.pk, 1)
+        assert (await r.event_of("chat.message"))["seq"] == 1201
+
+
+async def test_resume_within_the_last_1000_events_is_replayed(live_show: Show) -> None:
+    await publish_n(live_show.pk, 1200)
+    async with room(live_show.pk) as r:
+        await r.send("resume", {"after_seq": 200})
+        seqs = [(await r.event())["seq"] for _ in range(1000)]
+    assert seqs == list(range(201, 1201))
+
+
+async def test_resume_after_redis_lost_the_events_gets_resync(live_show: Show) -> None:
+    await publish_n(live_show.pk, 5)
+    await database_sync_to_async(get_redis().flushdb)()
+    async with room(live_show.pk) as r:
+        assert r.snapshot["seq"] == 5  # type: ignore[index]  (from PostgreSQL)
+        await r.send("resume", {"after_seq": 2})
+        assert (await r.frame())["type"] == "resync"
+        fresh = await r.frame()
+        assert fresh["type"] == "show.snapshot"
+        assert fresh["data"]["seq"] == 5
+        await publish_n(live_show.pk, 1)
+        assert (await r.event_of("chat.message"))["seq"] == 6
+
+
+async def test_resume_ahead_of_the_server_gets_resync(live_show: Show) -> None:
+    await publish_n(live_show.pk, 2)
+    async with room(live_show.pk) as r:
+        await r.send("resume", {"after_seq": 50})
+        assert (await r.frame())["type"] == "resync"
+        assert (await r.frame())["type"] == "show.snapshot"
+
+
+async def test_resume_with_a_bad_after_seq_is_invalid(live_show: Show) -> None:
+    async with room(live_show.pk) as r:
+        await r.send("resume", {"after_seq": "ten"})
+        err = await r.frame()
+    assert err["type"] == "error"
+    assert err["data"]["code"] == "invalid"
