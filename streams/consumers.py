@@ -45,6 +45,17 @@ def error_frame(code: str, message: str) -> str:
     return control_frame("error", {"code": code, "message": message})
 
 
+def batch_frame(frames: list[str]) -> str:
+    """Several already-serialized frames in one: joined, never parsed again."""
+    return (
+        '{"type":"batch","ts":"'
+        + fanout.now_iso()
+        + '","data":{"events":['
+        + ",".join(frames)
+        + "]}}"
+    )
+
+
 class ShowConsumer(AsyncWebsocketConsumer):
     """``/ws/shows/{id}/``. One instance per socket."""
 
@@ -57,6 +68,10 @@ class ShowConsumer(AsyncWebsocketConsumer):
     conn: Conn | None = None
     _writer: asyncio.Task[None] | None = None
     _gate: asyncio.TimerHandle | None = None
+
+    def __init__(self, *args: Any, hub: Hub | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hub = hub
 
     # --- connect / disconnect -------------------------------------------------------------
 
@@ -142,10 +157,7 @@ class ShowConsumer(AsyncWebsocketConsumer):
                     continue
                 if len(conn.events) >= batch_min:
                     frames = conn.take_events(batch_max)
-                    await self._send_text(
-                        '{"type":"batch","ts":"%s","data":{"events":[%s]}}'
-                        % (fanout.now_iso(), ",".join(frames))
-                    )
+                    await self._send_text(batch_frame(frames))
                 else:
                     while conn.events and len(conn.events) < batch_min:
                         await self._send_text(conn.events.popleft())
@@ -162,7 +174,7 @@ class ShowConsumer(AsyncWebsocketConsumer):
         conn = self.conn
         assert conn is not None
         conn.resync_needed = False
-        reason = conn.resync_reason
+        await self._send_text(control_frame("resync", {"reason": conn.resync_reason}))
         for _attempt in range(3):
             await self.room.subscribed(conn)
             try:
@@ -176,7 +188,6 @@ class ShowConsumer(AsyncWebsocketConsumer):
             if conn.resync_needed:  # asked again meanwhile: that snapshot may be stale
                 conn.resync_needed = False
                 continue
-            await self._send_text(control_frame("resync", {"reason": reason}))
             if conn.apply_snapshot(seq=seq, text=text, gated=False):
                 return
         conn.request_close(CLOSE_TRY_AGAIN)
@@ -238,7 +249,9 @@ class ShowConsumer(AsyncWebsocketConsumer):
         assert self.conn is not None
         if not self.user.is_authenticated:
             self.conn.send_control(
-                error_frame("not_authenticated", "Sign in to do this; anonymous viewers only watch.")
+                error_frame(
+                    "not_authenticated", "Sign in to do this; anonymous viewers only watch."
+                )
             )
             return False
         return True
@@ -301,7 +314,7 @@ class ShowConsumer(AsyncWebsocketConsumer):
         conn = self.conn
         assert conn is not None
         after = data.get("after_seq")
-        if not _is_int(after) or after < 0:
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             self._release()
             self._invalid('resume needs "after_seq", a non-negative integer.')
             return

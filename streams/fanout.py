@@ -218,7 +218,9 @@ def show_last_seq_redis(*, show_id: int) -> int:
     return _seq_of(top[0][0]) if top else 0
 
 
-def _seq_of(entry_id: bytes | str) -> int:
+def _seq_of(entry_id: bytes | str | None) -> int:
+    if entry_id is None:
+        return 0
     raw = entry_id if isinstance(entry_id, bytes) else entry_id.encode()
     return int(raw.split(b"-")[0])
 

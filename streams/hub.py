@@ -199,6 +199,11 @@ class Hub:
         self._scripts: dict[str, Any] = {}
         self._closed = False
 
+    @property
+    def client_name(self) -> str:
+        """This hub's Pub/Sub connection name in Redis's CLIENT LIST."""
+        return "lc-hub-" + "".join(c if c.isalnum() else "-" for c in self.proc_id)
+
     # --- lifecycle ---------------------------------------------------------------------
 
     @property
@@ -229,7 +234,7 @@ class Hub:
                 await task
         if graceful and self.viewers:
             with contextlib.suppress(Exception):
-                await self._heartbeat({show_id: 0 for show_id in self.viewers})
+                await self._heartbeat(dict.fromkeys(self.viewers, 0))
         if self._pubsub is not None:
             await self._pubsub.close()
             self._pubsub = None
@@ -314,10 +319,9 @@ class Hub:
         waiters = self._waiters.setdefault(channel, [])
         waiters.append(future)
         if len(waiters) == 1 and self._pubsub is not None and self._pubsub.connected:
-            try:
+            # On failure the reader reconnects and subscribes everything it should.
+            with contextlib.suppress(PubSubError, OSError):
                 self._pubsub.subscribe(channel)
-            except (PubSubError, OSError):
-                pass  # the reader reconnects and subscribes everything it should
         return future
 
     def _confirm(self, channel: str) -> None:
@@ -331,7 +335,7 @@ class Hub:
         backoff = 0.05
         connected_before = False
         while not self._closed:
-            pubsub = PubSubConnection(self.redis_url)
+            pubsub = PubSubConnection(self.redis_url, name=self.client_name)
             try:
                 await pubsub.connect()
                 self._pubsub = pubsub

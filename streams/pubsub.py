@@ -9,6 +9,7 @@ of protocol, kept here with no retry or health-check machinery in the way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
@@ -35,28 +36,35 @@ def _command(*parts: str | bytes) -> bytes:
 class PubSubConnection:
     """One Redis connection in subscriber mode. Not safe for several readers."""
 
-    def __init__(self, url: str, *, connect_timeout: float = 5.0) -> None:
+    def __init__(self, url: str, *, name: str = "", connect_timeout: float = 5.0) -> None:
         parsed = urlparse(url)
         self.host = parsed.hostname or "127.0.0.1"
         self.port = parsed.port or 6379
         self.username = unquote(parsed.username) if parsed.username else None
         self.password = unquote(parsed.password) if parsed.password else None
+        self.name = name
         self.connect_timeout = connect_timeout
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
     async def connect(self) -> None:
-        self._reader, self._writer = await asyncio.wait_for(
+        self._reader, writer = await asyncio.wait_for(
             asyncio.open_connection(self.host, self.port, limit=2**20), self.connect_timeout
         )
+        self._writer = writer
         if self.password is not None:
             parts = ["AUTH", self.password] if self.username is None else ["AUTH"]
             if self.username is not None:
                 parts += [self.username, self.password]
-            self._writer.write(_command(*parts))
+            writer.write(_command(*parts))
             reply = await asyncio.wait_for(self._read_value(), self.connect_timeout)
             if reply != b"OK":
                 raise PubSubError(f"Redis AUTH failed: {reply!r}")
+        if self.name:  # visible in CLIENT LIST: which process holds which subscriber
+            writer.write(_command("CLIENT", "SETNAME", self.name))
+            reply = await asyncio.wait_for(self._read_value(), self.connect_timeout)
+            if reply != b"OK":
+                raise PubSubError(f"Redis CLIENT SETNAME failed: {reply!r}")
 
     @property
     def connected(self) -> bool:
@@ -82,9 +90,12 @@ class PubSubConnection:
         value = await self._read_value()
         if isinstance(value, list) and len(value) >= 3:
             kind, channel, payload = value[0], value[1], value[-1]
-            if isinstance(kind, bytes) and isinstance(channel, bytes):
-                if isinstance(payload, bytes | int):
-                    return PubSubMessage(kind, channel, payload)
+            if (
+                isinstance(kind, bytes)
+                and isinstance(channel, bytes)
+                and isinstance(payload, bytes | int)
+            ):
+                return PubSubMessage(kind, channel, payload)
         if isinstance(value, list) and value and value[0] == b"pong":
             return PubSubMessage(b"pong", b"", b"")
         raise PubSubError(f"unexpected Pub/Sub reply: {value!r}")
@@ -122,7 +133,5 @@ class PubSubConnection:
         writer, self._writer, self._reader = self._writer, None, None
         if writer is not None:
             writer.close()
-            try:
+            with contextlib.suppress(TimeoutError, OSError, ConnectionError):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
-            except (TimeoutError, OSError, ConnectionError):
-                pass

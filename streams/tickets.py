@@ -56,7 +56,8 @@ async def ws_ticket_redeem(*, ticket: str, show_id: int, redis: aioredis.Redis) 
     raw = await redis.getdel(ticket_key(ticket))
     if raw is None:
         return None
-    user_id, _, bound_show = bytes(raw).decode().partition(":")
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    user_id, _, bound_show = text.partition(":")
     if not bound_show.isdigit() or int(bound_show) != show_id:
         return None
     return int(user_id)

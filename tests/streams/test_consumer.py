@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 
 @pytest.fixture
-def live_show() -> Show:
+def live_show():  # type: ignore[no-untyped-def]
     return ShowFactory(status="live", started_at=timezone.now())
 
 
@@ -141,7 +141,10 @@ def two_sessions():  # type: ignore[no-untyped-def]
 
 async def test_private_event_reaches_only_its_user(live_show: Show, two_sessions) -> None:  # type: ignore[no-untyped-def]
     alice, a_headers, _bob, b_headers = two_sessions
-    async with room(live_show.pk, headers=a_headers) as a, room(live_show.pk, headers=b_headers) as b:
+    async with (
+        room(live_show.pk, headers=a_headers) as a,
+        room(live_show.pk, headers=b_headers) as b,
+    ):
         await a.send("ping")
         await b.send("ping")
         assert (await a.frame())["type"] == "pong"
