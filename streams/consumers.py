@@ -41,8 +41,11 @@ def control_frame(type: str, data: dict[str, Any] | None = None) -> str:
     return fanout.encode_frame(type=type, data=data).decode()
 
 
-def error_frame(code: str, message: str) -> str:
-    return control_frame("error", {"code": code, "message": message})
+def error_frame(code: str, message: str, details: dict[str, Any] | None = None) -> str:
+    data: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        data["details"] = details
+    return control_frame("error", data)
 
 
 def batch_frame(frames: list[str]) -> str:
@@ -242,7 +245,10 @@ class ShowConsumer(AsyncWebsocketConsumer):
         try:
             return await database_sync_to_async(service)(**kwargs)
         except ApiError as exc:
-            self.conn.send_control(error_frame(exc.code, exc.message))
+            message = exc.message
+            if exc.code in ("banned", "timed_out") and exc.details.get("reason"):
+                message = str(exc.details["reason"])  # SPEC: the message is the reason
+            self.conn.send_control(error_frame(exc.code, message, exc.details))
             return None
 
     def _require_user(self) -> bool:

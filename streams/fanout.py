@@ -254,6 +254,7 @@ def room_snapshot(*, show_id: int, user: Any) -> dict[str, Any]:
     """
     from streams.models import Show
     from streams.presence import viewer_count
+    from streams.selectors import show_snapshot
 
     redis_seq = show_last_seq_redis(show_id=show_id)
     pg_seq = Show.objects.filter(pk=show_id).values_list("last_seq", flat=True).first()
@@ -261,37 +262,10 @@ def room_snapshot(*, show_id: int, user: Any) -> dict[str, Any]:
         from core.errors import NotFound
 
         raise NotFound("No such show.")
-    data = _show_snapshot(show_id=show_id, user=user)
+    data = dict(show_snapshot(show_id=show_id, user=user))
     data["viewer_count"] = viewer_count(show_id=show_id)
     data["seq"] = max(redis_seq, int(pg_seq))
     return data
-
-
-def _show_snapshot(*, show_id: int, user: Any) -> dict[str, Any]:
-    try:
-        from streams.selectors import show_snapshot  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return _basic_snapshot(show_id=show_id, user=user)
-    return dict(show_snapshot(show_id=show_id, user=user))
-
-
-def _basic_snapshot(*, show_id: int, user: Any) -> dict[str, Any]:
-    # Stand-in until streams.selectors.show_snapshot exists on main.
-    from catalog.selectors import user_can_manage_shop
-    from core.errors import Forbidden, NotFound
-    from streams.models import Show
-
-    show = Show.objects.select_related("shop").filter(pk=show_id).first()
-    if show is None:
-        raise NotFound("No such show.")
-    if show.rehearsal and not user_can_manage_shop(user=user, shop=show.shop):
-        raise Forbidden("This show is a rehearsal; only its hosts may join.")
-    return {
-        "show": {"id": show.pk, "title": show.title, "status": show.status},
-        "current_pin": None,
-        "stock": [],
-        "recent_messages": [],
-    }
 
 
 async def show_events_between(

@@ -468,10 +468,7 @@ class Hub:
 
 
 def _reaction_burst(*, show_id: int) -> None:
-    try:
-        from streams.services import reaction_counts_take  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # reactions are not on this branch yet
-        return
+    from streams.services import reaction_counts_take
 
     counts = reaction_counts_take(show_id=show_id)
     if counts:
