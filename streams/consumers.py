@@ -328,11 +328,14 @@ class ShowConsumer(AsyncWebsocketConsumer):
             return  # a fresh snapshot is on its way: it supersedes any resume
         upto = conn.snapshot_seq
         if conn.state == LIVE:
-            # Live events already went out after the snapshot: replaying older ones now
-            # would break the order. A client that has the snapshot's state needs nothing.
-            if after < upto:
+            if after >= upto:
+                return  # it has everything up to the snapshot, and live events since
+            if conn.last_seq != upto:
+                # Live events already went out after the snapshot: replaying older ones
+                # now would break the order, so start over from a fresh snapshot.
                 conn.request_resync("late_resume")
-            return
+                return
+            conn.state = GATED  # nothing went out yet: hold live events, replay first
         if after > upto:  # ahead of the server: its state cannot be trusted
             conn.request_resync("ahead")
             return

@@ -67,7 +67,7 @@ class Conn:
     def __init__(self, *, show_id: int, user_id: int | None, max_queue: int | None = None) -> None:
         self.show_id = show_id
         self.user_id = user_id
-        self.max_queue = max_queue or int(_setting("WS_SEND_QUEUE_MAX", 1000))
+        self.max_queue = max_queue or int(_setting("WS_SEND_QUEUE_MAX", 2048))
         self.state = BUFFERING
         self.pending: list[tuple[int, str]] = []
         self.pending_overflowed = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
@@ -123,3 +125,27 @@ async def test_resume_with_a_bad_after_seq_is_invalid(live_show: Show) -> None:
         err = await r.frame()
     assert err["type"] == "error"
     assert err["data"]["code"] == "invalid"
+
+
+async def test_late_resume_still_replays_when_nothing_went_out_since_the_snapshot(
+    live_show: Show, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.WS_RESUME_GRACE_SECONDS = 0.05
+    await publish_n(live_show.pk, 4)
+    async with room(live_show.pk) as r:
+        await asyncio.sleep(0.3)  # the grace period is over: live mode
+        await r.send("resume", {"after_seq": 1})
+        assert [(await r.event())["seq"] for _ in range(3)] == [2, 3, 4]
+
+
+async def test_late_resume_after_live_events_gets_resync(live_show: Show, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.WS_RESUME_GRACE_SECONDS = 0.05
+    await publish_n(live_show.pk, 4)
+    async with room(live_show.pk) as r:
+        await asyncio.sleep(0.3)
+        await publish_n(live_show.pk, 1)
+        assert (await r.event_of("chat.message"))["seq"] == 5
+        await r.send("resume", {"after_seq": 1})  # 2..4 can no longer come in order
+        resync = await r.event_of("resync")
+        assert resync["data"]["reason"] == "late_resume"
+        assert (await r.frame())["type"] == "show.snapshot"
