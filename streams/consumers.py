@@ -18,6 +18,7 @@ import orjson
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from core.errors import ApiError, Forbidden, NotFound
 from streams import fanout
@@ -69,6 +70,7 @@ class ShowConsumer(AsyncWebsocketConsumer):
     hub: Hub | None = None
 
     conn: Conn | None = None
+    _joined = False
     _writer: asyncio.Task[None] | None = None
     _gate: asyncio.TimerHandle | None = None
 
@@ -83,29 +85,39 @@ class ShowConsumer(AsyncWebsocketConsumer):
         self.room = self.hub or get_hub()
         await self.accept()
         try:
+            code = await self._join()
+        except BaseException:
+            if self.conn is not None:
+                self.room.detach(self.conn)
+            raise
+        if code is not None:
+            if self.conn is not None:
+                self.room.detach(self.conn)
+            await self.close(code=code)
+
+    async def _join(self) -> int | None:
+        """Authenticate, subscribe, snapshot; a close code when the socket cannot stay."""
+        try:
             self.user = await ws_user(scope=self.scope, show_id=self.show_id, redis=self.room.redis)
         except TicketRejected:
-            await self.close(code=CLOSE_UNAUTHORIZED)
-            return
+            return CLOSE_UNAUTHORIZED
+        except (RedisError, OSError):
+            return CLOSE_TRY_AGAIN
         user_id = self.user.pk if self.user.is_authenticated else None
-        conn = Conn(show_id=self.show_id, user_id=user_id)
+        conn = self.conn = Conn(show_id=self.show_id, user_id=user_id)
         try:
             await self.room.attach(conn)
-        except TimeoutError:
-            self.room.detach(conn)
-            await self.close(code=CLOSE_TRY_AGAIN)
-            return
-        try:
             seq, text = await self._snapshot()
+        except TimeoutError:
+            return CLOSE_TRY_AGAIN
+        except (RedisError, OSError):
+            logger.warning("live room: Redis unavailable on connect", exc_info=True)
+            return CLOSE_TRY_AGAIN
         except NotFound:
-            self.room.detach(conn)
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
+            return CLOSE_NOT_FOUND
         except Forbidden:
-            self.room.detach(conn)
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        self.conn = conn
+            return CLOSE_FORBIDDEN
+        self._joined = True
         if not conn.apply_snapshot(seq=seq, text=text, gated=True):
             conn.request_resync()
         self.room.count(conn)
@@ -114,6 +126,7 @@ class ShowConsumer(AsyncWebsocketConsumer):
         # Live events wait for the client's first frame (a `resume` must be answered before
         # them to keep order), or for the grace period when the client sends nothing.
         self._gate = loop.call_later(_setting("WS_RESUME_GRACE_SECONDS", 0.5), self._release)
+        return None
 
     async def disconnect(self, code: int) -> None:
         if self._gate is not None:
@@ -199,7 +212,7 @@ class ShowConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         conn = self.conn
-        if conn is None:
+        if conn is None or not self._joined:
             return
         size = len(bytes_data) if bytes_data is not None else _utf8_len(text_data or "")
         if size > int(_setting("WS_FRAME_HARD_MAX_BYTES", 65536)):

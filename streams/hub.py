@@ -269,12 +269,14 @@ class Hub:
         await asyncio.wait_for(asyncio.gather(*waits), timeout)
 
     def detach(self, conn: Conn) -> None:
-        self.uncount(conn)
+        """Stop routing to `conn` (idempotent)."""
         conns = self.show_conns.get(conn.show_id)
-        if conns is not None:
-            conns.discard(conn)
-            if not conns:
-                del self.show_conns[conn.show_id]
+        if conns is None or conn not in conns:
+            return
+        self.uncount(conn)
+        conns.discard(conn)
+        if not conns:
+            del self.show_conns[conn.show_id]
         channels = [fanout.show_channel(conn.show_id)]
         if conn.user_id is not None:
             users = self.user_conns.get(conn.user_id)
@@ -353,6 +355,8 @@ class Hub:
                 raise
             except (PubSubError, OSError, TimeoutError) as exc:
                 logger.warning("live hub lost Redis Pub/Sub: %s", exc)
+            except Exception:  # a bug must not leave the process deaf: log, reconnect
+                logger.exception("live hub reader failed")
             finally:
                 self._pubsub = None
                 self._confirmed.clear()
