@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
 from catalog.models import Product, Shop, ShopStaff, StockAdjustment, Variant
@@ -43,6 +44,7 @@ class ProductAdmin(admin.ModelAdmin):
     search_fields = ("title", "handle", "variants__sku")
     raw_id_fields = ("shop",)
     inlines = [VariantInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         # New variants added inline belong to the product's shop (SKUs are unique per shop).

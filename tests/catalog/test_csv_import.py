@@ -315,3 +315,26 @@ def test_import_of_1000_rows_uses_a_bounded_number_of_queries(
     with django_assert_max_num_queries(10):
         text = export(client, shop)
     assert text.count("\n") == 1001
+
+
+def test_a_simple_product_gains_options_when_all_its_variants_get_them(client_for, shop):
+    ProductFactory(shop=shop, handle="cap", sku="CAP", stock=2)
+    client = client_for(shop.owner)
+    text = HEADER + ("CAP,cap,Cap,,size=M,19.99,USD,2,,\nCAP-L,cap,Cap,,size=L,21.00,USD,1,,\n")
+    r = upload(client, shop, text)
+    assert r.status_code == 200, r.content
+    assert r.json()["counts"] == {"created": 1, "updated": 1, "unchanged": 0, "error": 0}
+    product = Product.objects.get(handle="cap")
+    assert product.options == [{"name": "size", "values": ["M", "L"]}]
+    assert product.sku is None and product.stock_on_hand == 3
+    assert Variant.objects.get(sku="CAP-L").effective_price == Decimal("21.00")
+    assert (
+        upload(client, shop, export(client, shop), dry_run=True).json()["counts"]["unchanged"] == 2
+    )
+
+
+def test_a_simple_product_cannot_get_a_second_variant_without_options(client_for, shop):
+    ProductFactory(shop=shop, handle="cap", sku="CAP")
+    text = HEADER + "CAP-2,cap,Cap,,,1.00,USD,1,,\n"
+    err = assert_error(upload(client_for(shop.owner), shop, text), 400, "invalid")
+    assert "options" in err["details"]["rows"][0]["errors"]
