@@ -207,28 +207,29 @@ class ProductOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class VariantInputSerializer(serializers.Serializer):
+    sku = _sku_field()
+    options = serializers.DictField(
+        child=serializers.CharField(max_length=rules.MAX_OPTION_VALUE),
+        required=False,
+        default=dict,
+    )
+    price = MoneyField(required=False, allow_null=True, default=None)
+    stock_on_hand = StrictIntegerField(min_value=0, max_value=rules.MAX_STOCK)
+    weight_grams = StrictIntegerField(
+        min_value=0,
+        max_value=rules.MAX_WEIGHT_GRAMS,
+        required=False,
+        allow_null=True,
+        default=None,
+    )
+
+
 class ProductListCreateApi(ApiView):
     """`GET` active products (public, newest first, `?shop=<id>`); `POST` creates one."""
 
     class FilterSerializer(serializers.Serializer):
         shop = StrictIntegerField(required=False, min_value=1)
-
-    class VariantInputSerializer(serializers.Serializer):
-        sku = _sku_field()
-        options = serializers.DictField(
-            child=serializers.CharField(max_length=rules.MAX_OPTION_VALUE),
-            required=False,
-            default=dict,
-        )
-        price = MoneyField(required=False, allow_null=True, default=None)
-        stock_on_hand = StrictIntegerField(min_value=0, max_value=rules.MAX_STOCK)
-        weight_grams = StrictIntegerField(
-            min_value=0,
-            max_value=rules.MAX_WEIGHT_GRAMS,
-            required=False,
-            allow_null=True,
-            default=None,
-        )
 
     class InputSerializer(serializers.Serializer):
         shop = StrictIntegerField(min_value=1)
@@ -250,14 +251,12 @@ class ProductListCreateApi(ApiView):
             max_length=500, required=False, allow_blank=True, default=""
         )
         options = OptionSerializer(many=True, required=False, default=list)
-        variants = serializers.ListField(
-            required=False, allow_empty=False, max_length=rules.MAX_VARIANTS
+        variants: serializers.ListSerializer = serializers.ListSerializer(
+            child=VariantInputSerializer(),
+            required=False,
+            allow_empty=False,
+            max_length=rules.MAX_VARIANTS,
         )
-
-        def validate_variants(self, value: list[Any]) -> list[services.VariantInput]:
-            items = ProductListCreateApi.VariantInputSerializer(data=value, many=True)
-            items.is_valid(raise_exception=True)
-            return [services.VariantInput(**item) for item in items.validated_data]
 
     OutputSerializer = ProductOutputSerializer
 
@@ -278,6 +277,8 @@ class ProductListCreateApi(ApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
+        if "variants" in fields:
+            fields["variants"] = [services.VariantInput(**v) for v in fields["variants"]]
         shop = _shop_for_product_create(shop_id=fields.pop("shop"), user=request.user)
         product = services.product_create(shop=shop, actor=request.user, **fields)  # type: ignore[arg-type]
         product = selectors.product_get(product_id=product.pk)
@@ -291,6 +292,15 @@ def _shop_for_product_create(*, shop_id: int, user: Any) -> Shop:
         raise Invalid("No such shop.", details={"shop": ["No such shop."]}) from None
 
 
+class VariantPatchSerializer(serializers.Serializer):
+    id = StrictIntegerField()
+    sku = _sku_field(required=False)
+    price = MoneyField(required=False, allow_null=True)
+    weight_grams = StrictIntegerField(
+        min_value=0, max_value=rules.MAX_WEIGHT_GRAMS, required=False, allow_null=True
+    )
+
+
 class ProductDetailApi(ApiView):
     """`GET` (public), `PATCH` and `DELETE` (shop owner and staff) one product.
 
@@ -298,14 +308,6 @@ class ProductDetailApi(ApiView):
     stock moves only through stock adjustments. DELETE archives the product (204):
     it leaves the catalog but pins, holds and orders that refer to it keep working.
     """
-
-    class VariantPatchSerializer(serializers.Serializer):
-        id = StrictIntegerField()
-        sku = _sku_field(required=False)
-        price = MoneyField(required=False, allow_null=True)
-        weight_grams = StrictIntegerField(
-            min_value=0, max_value=rules.MAX_WEIGHT_GRAMS, required=False, allow_null=True
-        )
 
     class InputSerializer(serializers.Serializer):
         title = serializers.CharField(max_length=200, required=False)
@@ -320,12 +322,9 @@ class ProductDetailApi(ApiView):
             min_value=0, max_value=rules.MAX_WEIGHT_GRAMS, required=False
         )
         image_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
-        variants = serializers.ListField(required=False, max_length=rules.MAX_VARIANTS)
-
-        def validate_variants(self, value: list[Any]) -> list[dict[str, Any]]:
-            items = ProductDetailApi.VariantPatchSerializer(data=value, many=True)
-            items.is_valid(raise_exception=True)
-            return [dict(item) for item in items.validated_data]
+        variants: serializers.ListSerializer = serializers.ListSerializer(
+            child=VariantPatchSerializer(), required=False, max_length=rules.MAX_VARIANTS
+        )
 
     OutputSerializer = ProductOutputSerializer
 
@@ -339,7 +338,7 @@ class ProductDetailApi(ApiView):
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        variants = fields.pop("variants", [])
+        variants = [dict(v) for v in fields.pop("variants", [])]
         services.product_update(product=product, data=fields, variants=variants)
         return Response(self.OutputSerializer(selectors.product_get(product_id=product.pk)).data)
 

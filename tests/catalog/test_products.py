@@ -346,3 +346,27 @@ def test_deleted_products_sku_stays_reserved(client_for, shop):
     ProductFactory(shop=shop, sku="SHIRT-1", is_active=False)
     r = client_for(shop.owner).post("/api/v1/products/", simple_body(shop), format="json")
     assert_error(r, 400, "invalid")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("stock_on_hand", 1.5), ("sku", "two words"), ("price", "-2")]
+)
+def test_bad_variant_field_is_400_with_its_position(client_for, shop, field, value):
+    body = variant_body(shop)
+    body["variants"][1][field] = value
+    err = assert_error(
+        client_for(shop.owner).post("/api/v1/products/", body, format="json"), 400, "invalid"
+    )
+    assert field in err["details"]["variants"]["1"]
+    assert not Product.objects.exists()
+
+
+def test_too_many_variants_is_400(client_for, shop):
+    body = variant_body(shop)
+    body["variants"] = [
+        {"sku": f"V-{i}", "options": {"size": "S", "colour": "red"}, "stock_on_hand": 1}
+        for i in range(101)
+    ]
+    assert_error(
+        client_for(shop.owner).post("/api/v1/products/", body, format="json"), 400, "invalid"
+    )
