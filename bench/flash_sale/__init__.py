@@ -1,0 +1,1 @@
+"""Flash-sale benchmark: `python bench/flash_sale/run.py` (docs/benchmarks.md)."""

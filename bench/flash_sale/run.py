@@ -1,0 +1,1060 @@
+"""Flash-sale benchmark: one command, one run, same server processes for every phase.
+
+    python bench/flash_sale/run.py [--duration 8] [--connections 16] [--no-docs]
+
+What it does (docs/benchmarks.md, "Flash sale"):
+1. Creates a bench database (dropped at the end) and a private redis-server, migrates,
+   seeds a shop, live shows with pinned products and buyers with API tokens.
+2. Starts uvicorn with 2 workers (bench settings: the product plus `POST /bench/noop/`,
+   a DRF no-op with the same authentication) and, later, a Celery worker.
+3. HTTP phases from separate load-generator processes (raw asyncio HTTP/1.1, 127.0.0.1):
+   the no-op, buy (one hot variant), buy with an Idempotency-Key, and a count-bounded
+   flash sale of a limited stock.
+4. The hold gate alone with pgbench: `SELECT 1`, an uncontended one-row UPDATE, and the
+   gate's conditional UPDATE on one hot row.
+5. hold → paid latency through Celery (one-tap buys, sandbox_ok) against a raw Redis
+   LPUSH/BRPOP round trip.
+6. After every phase: no oversell (0 <= held <= on hand, held equals the active holds,
+   units sold plus held never above the stock).
+7. A profile of the server (py-spy, else none) when buy misses 0.7x the no-op, or always
+   with --profile.
+Figures go to stdout and, unless --no-docs, into docs/benchmarks.md between markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import json
+import multiprocessing
+import os
+import platform
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT))
+
+from bench.flash_sale.loadgen import ClientJob, ClientResult, render, run_client  # noqa: E402
+
+DOC = REPO_ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- flash-sale:begin -->", "<!-- flash-sale:end -->"
+TARGET, MOONSHOT = 0.7, 1.0
+WORKERS = 2  # uvicorn workers
+REFERENCE = (
+    "Reference figures measured before this project existed (2 uvicorn workers): a DRF "
+    "no-op ~755 req/s, a DRF view holding stock with a Redis Lua script ~586 req/s (0.78x), "
+    "an async Django no-op ~1.4x the DRF one; Redis EVALSHA ~52k/s; a PostgreSQL hot-row "
+    "conditional UPDATE ~1.9k tps."
+)
+
+
+# --------------------------------------------------------------------------- small utils
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def machine_info() -> dict[str, str]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    free = subprocess.run(["free", "-h"], capture_output=True, text=True).stdout.strip()
+    mem = next((ln.split()[1] for ln in free.splitlines() if ln.startswith("Mem:")), "?")
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "memory": mem,
+        "free_h": free,
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "python": platform.python_version(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def bench_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """Production-like settings for every process of the run (DEBUG off, no test mode),
+    except what a benchmark on loopback needs: no HTTPS redirect, quiet logs, throttles
+    high enough not to answer 429 to a load generator that is one IP and few users."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "bench.flash_sale.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DEBUG": "0",
+        "TESTING": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "THROTTLE_BUY_USER": "100000/s",
+        "THROTTLE_BUY_IP": "100000/s",
+        "HOLD_TTL_SECONDS": "3600",
+        "PAYMENT_STUCK_SECONDS": "60",
+    }
+
+
+def database_urls(name: str) -> tuple[str, str]:
+    """(maintenance URL, bench database URL) on the server of DATABASE_URL."""
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/livecommerce")
+    parts = urlsplit(base)
+    maintenance = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
+    bench = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+    return maintenance, bench
+
+
+@contextlib.contextmanager
+def bench_database(name: str) -> Any:
+    import psycopg
+
+    maintenance, url = database_urls(name)
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(maintenance, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        log(f"dropped database {name}")
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class Sale:
+    show_id: int
+    product_id: int
+    variant_id: int
+    stock: int
+
+
+@dataclass
+class World:
+    hot: Sale  # throughput phases: a big stock on one variant (one hot row)
+    flash: Sale  # count-bounded sale of a small stock
+    latency: Sale  # one-tap buys through Celery
+    gate_variant: int  # pgbench's hot row
+    tokens: list[str]
+    one_tap_tokens: list[str]
+
+
+def seed(*, buyers: int, one_tap: int, flash_stock: int) -> World:
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    from catalog.models import Variant
+    from catalog.services import product_create, shop_create
+    from orders.services import address_add, payment_method_add
+    from streams.models import Pin, Show
+
+    user_model = get_user_model()
+    owner = user_model.objects.create_user("bench-owner")
+    shop = shop_create(owner=owner, name="Bench shop")
+    now = timezone.now()
+
+    def product(title: str, stock: int) -> Any:
+        return product_create(
+            shop=shop,
+            actor=owner,
+            title=title,
+            price=Decimal("9.99"),
+            sku=f"SKU-{title}",
+            stock_on_hand=stock,
+            weight_grams=200,
+        )
+
+    def sale(title: str, stock: int) -> Sale:
+        show = Show.objects.create(
+            shop=shop, title=title, status="live", scheduled_at=now, started_at=now
+        )
+        item = product(title, stock)
+        Pin.objects.create(show=show, product=item, pinned_at=now)
+        variant = Variant.objects.get(product=item)
+        return Sale(show.pk, item.pk, variant.pk, stock)
+
+    users = user_model.objects.bulk_create(
+        [user_model(username=f"buyer{i}", password="!") for i in range(buyers + one_tap)]
+    )
+    tokens = Token.objects.bulk_create([Token(user=u, key=secrets.token_hex(20)) for u in users])
+    address = {
+        "name": "Bench Buyer",
+        "line1": "1 Main St",
+        "city": "Springfield",
+        "postal_code": "12345",
+        "country": "US",
+    }
+    for u in users[buyers:]:
+        payment_method_add(user=u, token="sandbox_ok")
+        address_add(user=u, data=address)
+    gate = product("gate", 10**9)
+    return World(
+        hot=sale("hot", 10**7),
+        flash=sale("flash", flash_stock),
+        latency=sale("latency", one_tap * 2),
+        gate_variant=Variant.objects.get(product=gate).pk,
+        tokens=[t.key for t in tokens[:buyers]],
+        one_tap_tokens=[t.key for t in tokens[buyers:]],
+    )
+
+
+def check_stock(sale: Sale, label: str) -> dict[str, int]:
+    """No oversell for one variant; returns its figures. Raises if an invariant broke."""
+    from django.db.models import Sum
+
+    from catalog.models import Variant
+    from orders.models import Hold, Order
+
+    v = Variant.objects.get(pk=sale.variant_id)
+    active = Hold.objects.filter(variant_id=v.pk, status="active").aggregate(n=Sum("quantity"))
+    paid = Order.objects.filter(variant_id=v.pk, status="paid").aggregate(n=Sum("quantity"))
+    held, sold = int(active["n"] or 0), int(paid["n"] or 0)
+    oversold = max(0, held + sold - sale.stock)
+    figures = {"on_hand": v.stock_on_hand, "held": v.held, "sold": sold, "oversold": oversold}
+    problems = []
+    if not 0 <= v.held <= v.stock_on_hand:
+        problems.append("held outside [0, on hand]")
+    if v.held != held:
+        problems.append(f"held {v.held} != active holds {held}")
+    if v.stock_on_hand != sale.stock - sold:
+        problems.append(f"on hand {v.stock_on_hand} != stock - sold {sale.stock - sold}")
+    if oversold:
+        problems.append(f"{oversold} units oversold")
+    if problems:
+        raise SystemExit(f"INVARIANT BROKEN after {label}: {problems} {figures}")
+    log(f"  stock after {label}: {figures}")
+    return figures
+
+
+# --------------------------------------------------------------------------- HTTP phases
+
+
+@dataclass
+class Phase:
+    name: str
+    requests: int
+    wall_s: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    statuses: dict[int, int]
+    errors: int
+    client_cpu_s: float
+    server_cpu_s: float
+    machine_busy: float  # share of all cores busy during the phase (everyone's load)
+    clients: int
+    latencies: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def server_cpu_ms(self) -> float:
+        """uvicorn workers' CPU per answered request: the cost, less noisy than req/s."""
+        return self.server_cpu_s * 1000 / self.requests if self.requests else float("nan")
+
+    @property
+    def client_share(self) -> float:
+        total = self.client_cpu_s + self.server_cpu_s
+        return self.client_cpu_s / total if total else 0.0
+
+    @property
+    def client_bound(self) -> bool:
+        # A client process near a full core cannot send faster: the figure is the
+        # client's, not the server's.
+        return self.client_cpu_s / max(self.wall_s, 1e-9) / self.clients > 0.85
+
+
+class Http:
+    def __init__(self, server: Any, *, clients: int, connections: int) -> None:
+        import psutil
+
+        self.server = server
+        self.port = int(server.url.rsplit(":", 1)[1])
+        self.clients = clients
+        self.connections = connections
+        self.pool = multiprocessing.get_context("spawn").Pool(clients)
+        self._psutil = psutil
+
+    def close(self) -> None:
+        self.pool.terminate()
+        self.pool.join()
+
+    def _server_cpu(self) -> float:
+        total = 0.0
+        for pid in [self.server.pid, *self.server.child_pids()]:
+            with contextlib.suppress(self._psutil.Error):
+                t = self._psutil.Process(pid).cpu_times()
+                total += t.user + t.system
+        return total
+
+    def run(
+        self,
+        name: str,
+        requests: list[bytes],
+        *,
+        duration: float = 0.0,
+        once: bool = False,
+        templated: bool = False,
+        connections: int | None = None,
+        interval: float = 0.0,
+    ) -> Phase:
+        conns = connections or self.connections
+        per_client = max(1, conns // self.clients)
+        start_at = time.time() + 0.5
+        jobs = []
+        for k in range(self.clients):
+            share = requests[k :: self.clients] if once else requests[k:] + requests[:k]
+            jobs.append(
+                ClientJob(
+                    host="127.0.0.1",
+                    port=self.port,
+                    requests=share,
+                    connections=per_client,
+                    duration=duration,
+                    once=once,
+                    start_at=start_at,
+                    templated=templated,
+                    tag=f"{name}-{k}-{secrets.token_hex(4)}",
+                    interval=interval,
+                )
+            )
+        cpu0, busy0 = self._server_cpu(), self._psutil.cpu_times()
+        results: list[ClientResult] = self.pool.map(run_client, jobs)
+        cpu1, busy1 = self._server_cpu(), self._psutil.cpu_times()
+        latencies = [x for r in results for x in r.latencies]
+        statuses: collections.Counter[int] = collections.Counter()
+        for r in results:
+            statuses.update(r.statuses)
+        wall = max(r.wall_s for r in results)
+        idle = (busy1.idle + busy1.iowait) - (busy0.idle + busy0.iowait)
+        total = sum(busy1) - sum(busy0)
+        phase = Phase(
+            name=name,
+            requests=len(latencies),
+            wall_s=wall,
+            rps=len(latencies) / wall if wall else 0.0,
+            p50_ms=pct(latencies, 50) * 1000,
+            p99_ms=pct(latencies, 99) * 1000,
+            statuses=dict(sorted(statuses.items())),
+            errors=sum(r.errors for r in results),
+            client_cpu_s=sum(r.cpu_s for r in results),
+            server_cpu_s=cpu1 - cpu0,
+            machine_busy=1 - idle / total if total else 0.0,
+            clients=self.clients,
+            latencies=latencies,
+        )
+        log(
+            f"  {name}: {phase.rps:.0f} req/s, p50 {phase.p50_ms:.1f} ms, "
+            f"p99 {phase.p99_ms:.1f} ms, statuses {phase.statuses}, errors {phase.errors}, "
+            f"client CPU {phase.client_cpu_s:.1f} s, server CPU {phase.server_cpu_s:.1f} s, "
+            f"machine busy {phase.machine_busy:.0%}"
+        )
+        return phase
+
+    def interleaved(
+        self, named: dict[str, tuple[str, list[bytes], bool]], *, duration: float, rounds: int
+    ) -> dict[str, Phase]:
+        """Run the phases in turn, `rounds` times each, and merge each one's rounds: load
+        from other processes on a shared machine then falls on every phase alike."""
+        runs: dict[str, list[Phase]] = {key: [] for key in named}
+        for _ in range(rounds):
+            for key, (name, requests, templated) in named.items():
+                runs[key].append(
+                    self.run(name, requests, duration=duration / rounds, templated=templated)
+                )
+        return {key: merge(phases) for key, phases in runs.items()}
+
+
+def merge(phases: list[Phase]) -> Phase:
+    latencies = [x for p in phases for x in p.latencies]
+    statuses: Counter[int] = Counter()
+    for p in phases:
+        statuses.update(p.statuses)
+    wall = sum(p.wall_s for p in phases)
+    cpu = sum(p.server_cpu_s for p in phases)
+    return Phase(
+        name=phases[0].name,
+        requests=len(latencies),
+        wall_s=wall,
+        rps=len(latencies) / wall if wall else 0.0,
+        p50_ms=pct(latencies, 50) * 1000,
+        p99_ms=pct(latencies, 99) * 1000,
+        statuses=dict(sorted(statuses.items())),
+        errors=sum(p.errors for p in phases),
+        client_cpu_s=sum(p.client_cpu_s for p in phases),
+        server_cpu_s=cpu,
+        machine_busy=sum(p.machine_busy * p.wall_s for p in phases) / wall if wall else 0.0,
+        clients=phases[0].clients,
+        latencies=latencies,
+    )
+
+
+def buy_requests(sale: Sale, tokens: list[str], *, with_key: bool = False) -> list[bytes]:
+    body = json.dumps({"product": sale.product_id}).encode()
+    headers = {"Idempotency-Key": "{n}"} if with_key else None
+    return [
+        render("POST", f"/api/v1/shows/{sale.show_id}/buy/", token=t, body=body, headers=headers)
+        for t in tokens
+    ]
+
+
+def noop_requests(tokens: list[str]) -> list[bytes]:
+    body = json.dumps({"product": 1}).encode()
+    return [render("POST", "/bench/noop/", token=t, body=body) for t in tokens]
+
+
+# --------------------------------------------------------------------------- pgbench
+
+
+@dataclass
+class PgPhase:
+    name: str
+    tps: float
+    p50_ms: float
+    p99_ms: float
+
+
+def pg_loop(database_url: str, name: str, script: str, *, seconds: int, clients: int) -> PgPhase:
+    """pgbench's stand-in when it is not installed: `clients` threads, each with its own
+    autocommit connection, run the statement in a loop (`:client_id` is the thread's
+    number). Slower than pgbench (the GIL), so the ratios between statements are what
+    count."""
+    import threading
+
+    import psycopg
+
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def run(client_id: int) -> None:
+        sql = script.replace(":client_id", str(client_id)).strip().rstrip(";")
+        mine = []
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                conn.execute(sql).fetchall()
+                mine.append((time.perf_counter() - started) * 1000)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    phase = PgPhase(name, len(latencies) / seconds, pct(latencies, 50), pct(latencies, 99))
+    log(f"  loop {name}: {phase.tps:.0f} tps, p50 {phase.p50_ms:.2f} ms (pgbench not found)")
+    return phase
+
+
+def pgbench(database_url: str, name: str, script: str, *, seconds: int, clients: int) -> PgPhase:
+    if shutil.which("pgbench") is None:
+        return pg_loop(database_url, name, script, seconds=seconds, clients=clients)
+    parts = urlsplit(database_url)
+    workdir = Path(tempfile.mkdtemp(prefix="lc-pgbench-"))
+    try:
+        (workdir / "script.sql").write_text(script)
+        args = [
+            "pgbench",
+            "-n",
+            "-f",
+            str(workdir / "script.sql"),
+            "-c",
+            str(clients),
+            "-j",
+            "2",
+            "-T",
+            str(seconds),
+            "-l",
+            "--log-prefix",
+            str(workdir / "tx"),
+            "-h",
+            parts.hostname or "127.0.0.1",
+            "-p",
+            str(parts.port or 5432),
+            "-U",
+            parts.username or "postgres",
+            parts.path.lstrip("/"),
+        ]
+        out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=120)
+        match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out.stdout)
+        tps = float(match.group(1)) if match else float("nan")
+        latencies = []
+        for f in workdir.glob("tx*"):
+            for line in f.read_text().splitlines():
+                cols = line.split()
+                if len(cols) >= 3:
+                    latencies.append(int(cols[2]) / 1000)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    phase = PgPhase(name, tps, pct(latencies, 50), pct(latencies, 99))
+    log(f"  pgbench {name}: {tps:.0f} tps, p50 {phase.p50_ms:.2f} ms, p99 {phase.p99_ms:.2f} ms")
+    return phase
+
+
+def gate_phases(world: World, database_url: str, seconds: int) -> list[PgPhase]:
+    from django.db import connection
+
+    from catalog.models import Variant
+
+    with connection.cursor() as cur:
+        cur.execute("CREATE TABLE bench_rows (id int PRIMARY KEY, n bigint NOT NULL)")
+        cur.execute("INSERT INTO bench_rows SELECT g, 0 FROM generate_series(1, 64) g")
+    gate = (
+        "UPDATE catalog_variant SET held = held + 1 "
+        f"WHERE id = {world.gate_variant} AND stock_on_hand - held >= 1 "
+        "RETURNING stock_on_hand - held;\n"
+    )
+    phases = [
+        pgbench(database_url, "SELECT 1", "SELECT 1;\n", seconds=seconds, clients=8),
+        pgbench(
+            database_url,
+            "UPDATE own row (no contention)",
+            "UPDATE bench_rows SET n = n + 1 WHERE id = :client_id + 1;\n",
+            seconds=seconds,
+            clients=8,
+        ),
+        pgbench(database_url, "gate: hot-row conditional UPDATE", gate, seconds=seconds, clients=8),
+    ]
+    v = Variant.objects.get(pk=world.gate_variant)
+    assert 0 <= v.held <= v.stock_on_hand, (v.held, v.stock_on_hand)
+    log(f"  gate row after pgbench: held {v.held} of {v.stock_on_hand} (reset to 0)")
+    Variant.objects.filter(pk=v.pk).update(held=0)
+    return phases
+
+
+# --------------------------------------------------------------------------- Celery
+
+
+def _echo(url: str, n: int) -> None:
+    import redis
+
+    r = redis.Redis.from_url(url)
+    for _ in range(n):
+        _, msg = r.brpop(["bench:q1"])
+        r.lpush("bench:q2", msg)
+
+
+def redis_round_trip(url: str, n: int = 2000) -> tuple[float, float]:
+    """p50, p99 (ms) of LPUSH to a queue, BRPOP in another process, LPUSH back, BRPOP."""
+    import redis
+
+    echo = multiprocessing.get_context("spawn").Process(target=_echo, args=(url, n))
+    echo.start()
+    r = redis.Redis.from_url(url)
+    samples = []
+    try:
+        for i in range(n):
+            started = time.perf_counter()
+            r.lpush("bench:q1", i)
+            r.brpop(["bench:q2"], timeout=10)
+            samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        echo.join(timeout=10)
+        if echo.is_alive():
+            echo.terminate()
+    return pct(samples, 50), pct(samples, 99)
+
+
+def celery_latency(world: World, http: Http, env: dict[str, str]) -> dict[str, Any]:
+    from orders.models import Order, PaymentAttempt, SandboxCharge
+    from tests.support.processes import run_celery_worker
+
+    sale = world.latency
+    with run_celery_worker(env=env, concurrency=2, extra_args=["--loglevel", "WARNING"]):
+        phase = http.run(
+            "one-tap buys (paced, 50/s)",
+            buy_requests(sale, world.one_tap_tokens),
+            once=True,
+            connections=2,
+            interval=0.04,
+        )
+        expected = phase.statuses.get(201, 0)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            paid = Order.objects.filter(variant_id=sale.variant_id, status="paid").count()
+            if paid >= expected:
+                break
+            time.sleep(0.2)
+    orders = list(Order.objects.filter(variant_id=sale.variant_id))
+    latencies = [(o.paid_at - o.created_at).total_seconds() * 1000 for o in orders if o.paid_at]
+    not_paid = [o.pk for o in orders if o.status != "paid"]
+    captures = PaymentAttempt.objects.filter(order__in=orders, status="succeeded").count()
+    charges = SandboxCharge.objects.filter(kind="capture").count()
+    if not_paid or captures != len(orders) or charges != len(orders):
+        raise SystemExit(
+            f"INVARIANT BROKEN in Celery phase: not paid {not_paid[:10]}, "
+            f"{captures} captures and {charges} charges for {len(orders)} orders"
+        )
+    figures = {
+        "orders": len(orders),
+        "p50_ms": pct(latencies, 50),
+        "p99_ms": pct(latencies, 99),
+        "max_ms": max(latencies) if latencies else float("nan"),
+    }
+    log(
+        f"  hold -> paid: {figures['orders']} orders, p50 {figures['p50_ms']:.1f} ms, "
+        f"p99 {figures['p99_ms']:.1f} ms"
+    )
+    figures["stock"] = check_stock(sale, "one-tap buys through Celery")
+    return figures
+
+
+# --------------------------------------------------------------------------- profile
+
+
+def record_stacks(http: Http, name: str, requests: list[bytes], seconds: float) -> Profile:
+    """Run one phase while py-spy samples every uvicorn worker (idle threads included:
+    the classification below tells waiting from working)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        return Profile(name, None, Counter(), Counter(), 0)
+    workdir = Path(tempfile.mkdtemp(prefix="lc-pyspy-"))
+    procs = []
+    try:
+        for pid in http.server.child_pids():
+            args = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds) + 1)]
+            args += ["--rate", str(SAMPLE_HZ), "--idle", "--format", "raw"]
+            args += ["--output", str(workdir / f"{pid}.txt")]
+            procs.append(
+                subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+        time.sleep(0.5)  # let py-spy attach before the load starts
+        phase = http.run(name, requests, duration=seconds)
+        for p in procs:
+            p.wait(timeout=60)
+        if os.environ.get("BENCH_KEEP_PROFILE"):
+            keep = Path(os.environ["BENCH_KEEP_PROFILE"])
+            keep.mkdir(parents=True, exist_ok=True)
+            for f in workdir.glob("*.txt"):
+                shutil.copy(f, keep / f"{name.split()[0]}-{f.name}")
+        return classify_stacks(name, phase, list(workdir.glob("*.txt")))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+SAMPLE_HZ = 100
+
+# Steps of a request, found anywhere in a sampled stack (inclusive time).
+STEPS = [
+    ("opening a PostgreSQL connection (`CONN_MAX_AGE=0`)", r"ensure_connection|connect \(psycopg"),
+    ("token authentication", r"rest_framework/authentication\.py"),
+    ("throttles (Redis)", r"rest_framework/throttling\.py"),
+    ("the buy service `hold_create`", r"hold_create \(orders/services"),
+    ("- show, pin, product, variant checks", r"_resolve_offer \("),
+    ("- unlocked stock pre-check", r"available \(orders/inventory"),
+    ("- default payment method and address", r"hold_create \([^;]*\);QuerySet\.first"),
+    ("- shipping quote", r"shipping_fee_quote \("),
+    ("- hold INSERT", r"hold_create \([^;]*\);[^;]*manager_method[^;]*;QuerySet\.create"),
+    ("- the gate UPDATE", r"reserve \(orders/inventory"),
+    ("- COMMIT", r"hold_create \([^;]*\);Atomic\.__exit__"),
+    ("answer serialization and rendering", r"rest_framework/(serializers|fields|renderers)\.py"),
+]
+
+
+@dataclass
+class Profile:
+    name: str
+    phase: Phase | None
+    steps: Counter[str]  # samples of the request thread per step (inclusive)
+    doing: Counter[str]  # samples of the request thread by what it was doing
+    samples: int  # samples of the request thread in all
+
+    def ms_per_request(self, samples: int) -> float:
+        """Request-thread time per request: each sample stands for 1/SAMPLE_HZ s of one
+        thread (Django gives every request its own thread for its synchronous part)."""
+        if not self.phase or not self.phase.requests:
+            return float("nan")
+        return samples * 1000 / SAMPLE_HZ / self.phase.requests
+
+
+def _doing(stack: str) -> str:
+    leaf = stack.rsplit(";", 1)[-1]
+    if "psycopg" in leaf:
+        return "waiting for PostgreSQL"
+    if "redis" in leaf:
+        return "waiting for Redis"
+    if "Condition.wait" in leaf or "threading.py" in leaf:
+        return "waiting for the event loop (sync/async hand-offs)"
+    return "running Python"
+
+
+def classify_stacks(name: str, phase: Phase, files: list[Path]) -> Profile:
+    steps: Counter[str] = Counter()
+    doing: Counter[str] = Counter()
+    total = 0
+    for f in files:
+        for line in f.read_text().splitlines():
+            stack, _, count_s = line.rpartition(" ")
+            # Only the request thread: a worker thread running Django's handler chain.
+            if not count_s.isdigit() or "django/core/handlers" not in stack:
+                continue
+            if "concurrent/futures/thread.py" not in stack:
+                continue
+            count = int(count_s)
+            total += count
+            doing[_doing(stack)] += count
+            for label, pattern in STEPS:
+                if re.search(pattern, stack):
+                    steps[label] += count
+    return Profile(name, phase, steps, doing, total)
+
+
+def profile_report(noop: Profile, buy: Profile) -> list[str]:
+    if buy.phase is None or noop.phase is None:
+        return ["(py-spy is not installed: `pip install py-spy==0.4.3` for a profile)"]
+    lines = [
+        f"py-spy sampled both uvicorn workers at {SAMPLE_HZ} Hz during one more no-op and "
+        f"one more buy phase ({noop.phase.rps:.0f} and {buy.phase.rps:.0f} req/s; server "
+        f"CPU {noop.phase.server_cpu_ms:.1f} and {buy.phase.server_cpu_ms:.1f} ms per "
+        "request). Django runs the synchronous part of each request (middleware, DRF, the "
+        "view) in a thread of its own; below is where that thread's time goes, in ms per "
+        "request (wall time, so waits include waiting for a CPU on a busy machine).",
+        "",
+        "| the request thread is | no-op ms | buy ms |",
+        "|---|---:|---:|",
+    ]
+    kinds = [
+        "running Python",
+        "waiting for PostgreSQL",
+        "waiting for Redis",
+        "waiting for the event loop (sync/async hand-offs)",
+    ]
+    for kind in kinds:
+        lines.append(
+            f"| {kind} | {noop.ms_per_request(noop.doing[kind]):.1f} | "
+            f"{buy.ms_per_request(buy.doing[kind]):.1f} |"
+        )
+    lines.append(
+        f"| **all** | **{noop.ms_per_request(noop.samples):.1f}** | "
+        f"**{buy.ms_per_request(buy.samples):.1f}** |"
+    )
+    lines += ["", "| step (inclusive) | no-op ms | buy ms |", "|---|---:|---:|"]
+    for label, _ in STEPS:
+        lines.append(
+            f"| {label} | {noop.ms_per_request(noop.steps[label]):.1f} | "
+            f"{buy.ms_per_request(buy.steps[label]):.1f} |"
+        )
+    return lines
+
+
+def queries_per_request(world: World) -> dict[str, int]:
+    """SQL statements one buy and one no-op run (in process, same settings)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {world.tokens[-1]}")
+    counts = {}
+    for label, path, body in [
+        ("no-op", "/bench/noop/", {"product": 1}),
+        ("buy", f"/api/v1/shows/{world.hot.show_id}/buy/", {"product": world.hot.product_id}),
+    ]:
+        with CaptureQueriesContext(connection) as ctx:
+            r = client.post(path, body, content_type="application/json")
+        assert r.status_code == 201, (label, r.status_code, r.content[:300])
+        counts[label] = len(ctx.captured_queries)
+        for q in ctx.captured_queries:
+            log(f"  {label} SQL: {q['sql'][:150]}")
+    return counts
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report(
+    info: dict[str, str],
+    load_end: str,
+    args: argparse.Namespace,
+    phases: dict[str, Phase],
+    gate: list[PgPhase],
+    celery: dict[str, Any],
+    redis_rtt: tuple[float, float],
+    stocks: dict[str, dict[str, int]],
+    profile: list[str],
+    *,
+    queries: dict[str, int],
+    elapsed: float,
+) -> str:
+    noop, buy = phases["noop"], phases["buy"]
+    ratio = buy.rps / noop.rps if noop.rps else 0.0
+    verdict = (
+        "moonshot met"
+        if ratio >= MOONSHOT
+        else ("target met" if ratio >= TARGET else "**target missed**")
+    )
+    out = [
+        BEGIN,
+        "## Flash sale (checkout hot path)",
+        "",
+        "Run: `python bench/flash_sale/run.py` (or `make bench-flash-sale`); about "
+        f"{elapsed / 60:.0f} min. Not run in CI. Figures below are from one run on "
+        f"{info['date']}; rerunning replaces this section.",
+        "",
+        f"Machine: {info['nproc']} cores ({info['cpu']}), {info['memory']} RAM, Python "
+        f"{info['python']}; load average {info['load']} at start, {load_end} at the end. "
+        "The machine is shared with other engineers and noisy: compare the ratios within "
+        "this run, not absolute figures across runs.",
+        "",
+        f"Setup: one uvicorn with 2 workers (production settings, DEBUG off, "
+        f"`CONN_MAX_AGE=0`), a private redis-server, a bench database created and dropped "
+        f"by the run. Load from {args.clients} separate processes (raw asyncio HTTP/1.1, "
+        f"keep-alive, {args.connections} connections in all), {args.duration:.0f} s per "
+        f"timed phase (no-op and the two buys interleaved in {args.rounds} rounds, so the "
+        "other engineers' load falls on each alike), 127.0.0.1 only. Throttles stay on "
+        "(their Redis round trips are part of buy) with rates raised so that the single "
+        "client IP is not answered 429.",
+        "",
+        "### HTTP: buy vs a no-op with the same authentication",
+        "",
+        "| phase | req/s | p50 ms | p99 ms | answers | server CPU ms/req | client CPU share "
+        "| machine busy |",
+        "|---|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    for p in phases.values():
+        flag = " (client-bound)" if p.client_bound else ""
+        answers = ", ".join(f"{k}: {v}" for k, v in p.statuses.items())
+        if p.errors:
+            answers += f", connection errors: {p.errors}"
+        out.append(
+            f"| {p.name}{flag} | {p.rps:.0f} | {p.p50_ms:.1f} | {p.p99_ms:.1f} | {answers} | "
+            f"{p.server_cpu_ms:.1f} | {p.client_share:.0%} | {p.machine_busy:.0%} |"
+        )
+    with_key = phases.get("buy_key")
+    out += [
+        "",
+        f"**buy / no-op = {ratio:.2f}x** (target {TARGET}x, moonshot {MOONSHOT}x): {verdict}."
+        + (
+            f" With an Idempotency-Key on every buy: {with_key.rps / noop.rps:.2f}x."
+            if with_key and noop.rps
+            else ""
+        ),
+        f"In CPU of the uvicorn workers, a buy costs "
+        f"{buy.server_cpu_ms / noop.server_cpu_ms:.1f}x a no-op ({buy.server_cpu_ms:.1f} vs "
+        f"{noop.server_cpu_ms:.1f} ms). SQL statements per request: no-op "
+        f"{queries['no-op']}, buy {queries['buy']}.",
+        "'client CPU share' is the load generator's CPU over client plus server CPU; a row "
+        "is marked client-bound when a client process used more than 85% of a core. "
+        "'machine busy' counts every process on the machine (other engineers' too).",
+        "",
+        "### The hold gate alone (8 clients, "
+        + ("pgbench)" if shutil.which("pgbench") else "a Python loop: pgbench is not installed)"),
+        "",
+        "| statement per transaction | tps | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+    ]
+    out += [f"| {g.name} | {g.tps:.0f} | {g.p50_ms:.2f} | {g.p99_ms:.2f} |" for g in gate]
+    if len(gate) == 3 and gate[1].tps:
+        out += [
+            "",
+            f"The gate runs at {gate[2].tps / gate[1].tps:.2f}x an uncontended one-row UPDATE "
+            f"and {gate[2].tps / gate[0].tps:.2f}x `SELECT 1`: every buy of one variant "
+            "queues on that row's lock for one commit.",
+        ]
+    out += [
+        "",
+        "### hold -> paid through Celery",
+        "",
+        "| path | p50 ms | p99 ms |",
+        "|---|---:|---:|",
+        f"| one-tap buy (sandbox_ok): hold created -> order paid, {celery['orders']} orders "
+        f"paced at 50/s, worker concurrency 2 | {celery['p50_ms']:.1f} | "
+        f"{celery['p99_ms']:.1f} |",
+        f"| baseline: raw Redis LPUSH -> BRPOP in another process -> LPUSH back -> BRPOP | "
+        f"{redis_rtt[0]:.2f} | {redis_rtt[1]:.2f} |",
+        "",
+        "hold -> paid is measured in the database (`paid_at - created_at` of each order), so "
+        "it includes the commit, the broker hop, the worker's prefork hand-off, both capture "
+        "transactions and the sandbox provider's ledger write.",
+        "",
+        "### Oversell check",
+        "",
+        "| after | on hand | held | sold | oversold |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    out += [
+        f"| {label} | {s['on_hand']} | {s['held']} | {s['sold']} | {s['oversold']} |"
+        for label, s in stocks.items()
+    ]
+    out += [
+        "",
+        "Each check: `0 <= held <= on hand`, `held` equals the active holds' units, on hand "
+        "equals the stock minus paid units, and held plus sold never exceed the stock.",
+        "",
+        REFERENCE,
+    ]
+    if profile:
+        out += ["", "### Profile: where a worker's time goes (py-spy)", "", *profile]
+    out += [END]
+    return "\n".join(out) + "\n"
+
+
+def write_docs(section: str) -> None:
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    if BEGIN in text and END in text:
+        before, rest = text.split(BEGIN, 1)
+        _, after = rest.split(END, 1)
+        text = before + section.rstrip("\n") + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    DOC.write_text(text)
+    log(f"wrote {DOC.relative_to(REPO_ROOT)}")
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=12.0, help="seconds per timed phase")
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds per phase")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--clients", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--buyers", type=int, default=600)
+    parser.add_argument("--one-tap", type=int, default=200)
+    parser.add_argument("--flash-stock", type=int, default=300)
+    parser.add_argument("--pgbench-seconds", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="profile buy even if on target")
+    parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
+    args = parser.parse_args()
+    started = time.monotonic()
+    os.chdir(REPO_ROOT)
+    info = machine_info()
+    log(f"machine: {info['nproc']} cores, {info['cpu']}, {info['memory']}, load {info['load']}")
+
+    from tests.support.processes import PrivateRedis, run_uvicorn_process
+
+    redis_server = PrivateRedis()
+    redis_server.start()
+    db_name = f"lc_bench_flash_{os.getpid()}"
+    try:
+        with bench_database(db_name) as database_url:
+            env = bench_env(database_url, redis_server.url)
+            os.environ.update(env)
+            import django
+
+            django.setup()
+            from django.core.management import call_command
+            from django.db import connections
+
+            log(f"migrating {db_name}")
+            call_command("migrate", verbosity=0)
+            log("seeding")
+            world = seed(buyers=args.buyers, one_tap=args.one_tap, flash_stock=args.flash_stock)
+            queries = queries_per_request(world)
+            connections.close_all()
+            log("starting uvicorn (2 workers)")
+            with run_uvicorn_process(env=env, workers=WORKERS) as server:
+                http = Http(server, clients=args.clients, connections=args.connections)
+                try:
+                    result = run_phases(args, world, http, env, database_url, redis_server)
+                finally:
+                    http.close()
+            load_end = " ".join(f"{x:.2f}" for x in os.getloadavg())
+            section = report(
+                info,
+                load_end,
+                args,
+                *result,
+                queries=queries,
+                elapsed=time.monotonic() - started,
+            )
+            connections.close_all()
+    finally:
+        redis_server.close()
+    print()
+    print(section)
+    if not args.no_docs:
+        write_docs(section)
+
+
+def run_phases(
+    args: argparse.Namespace,
+    world: World,
+    http: Http,
+    env: dict[str, str],
+    database_url: str,
+    redis_server: Any,
+) -> tuple[Any, ...]:
+    hot = buy_requests(world.hot, world.tokens)
+    noop = noop_requests(world.tokens)
+    log("warm-up")
+    http.run("warm-up no-op", noop, duration=2)
+    http.run("warm-up buy", hot, duration=2)
+    stocks = {"warm-up": check_stock(world.hot, "warm-up")}
+    log(f"HTTP phases: no-op, buy, buy with key in turn, {args.rounds} rounds")
+    keyed = buy_requests(world.hot, world.tokens, with_key=True)
+    phases = http.interleaved(
+        {
+            "noop": ("no-op (DRF, token auth)", noop, False),
+            "buy": ("buy (hold on one hot variant)", hot, False),
+            "buy_key": ("buy with Idempotency-Key", keyed, True),
+        },
+        duration=args.duration,
+        rounds=args.rounds,
+    )
+    for p in phases.values():
+        log(f"  {p.name}: {p.rps:.0f} req/s, server CPU {p.server_cpu_ms:.1f} ms/request")
+    stocks["buy phases"] = check_stock(world.hot, "buy phases")
+    flash_tokens = (world.tokens * 2)[: args.flash_stock * 4]
+    phases["flash"] = http.run(
+        f"flash sale: {len(flash_tokens)} buys for {args.flash_stock} units",
+        buy_requests(world.flash, flash_tokens),
+        once=True,
+    )
+    stocks["flash sale"] = check_stock(world.flash, "flash sale")
+    won = phases["flash"].statuses.get(201, 0)
+    if won != args.flash_stock or stocks["flash sale"]["held"] != args.flash_stock:
+        raise SystemExit(f"flash sale: {won} buys won {args.flash_stock} units")
+    log("hold gate (pgbench)")
+    gate = gate_phases(world, database_url, args.pgbench_seconds)
+    log("hold -> paid through Celery")
+    celery = celery_latency(world, http, env)
+    stocks["one-tap buys through Celery"] = celery.pop("stock")
+    redis_rtt = redis_round_trip(redis_server.url)
+    log(f"  Redis LPUSH/BRPOP round trip: p50 {redis_rtt[0]:.2f} ms, p99 {redis_rtt[1]:.2f} ms")
+    ratio = phases["buy"].rps / phases["noop"].rps if phases["noop"].rps else 0.0
+    profile: list[str] = []
+    if args.profile or ratio < TARGET:
+        log(f"profiling no-op and buy (ratio {ratio:.2f})")
+        noop_profile = record_stacks(http, "no-op (profiled)", noop, args.duration)
+        buy_profile = record_stacks(http, "buy (profiled)", hot, args.duration)
+        stocks["profiled buy"] = check_stock(world.hot, "profiled buy")
+        profile = profile_report(noop_profile, buy_profile)
+    return phases, gate, celery, redis_rtt, stocks, profile
+
+
+if __name__ == "__main__":
+    main()
