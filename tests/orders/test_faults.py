@@ -400,23 +400,30 @@ def test_checkout_racing_the_expiry_sweep_ends_each_hold_once(live_pin):
         finally:
             connection.close()
 
+    checkouts_done = threading.Event()
+
     def sweep() -> None:
         try:
             barrier.wait()
-            while timezone.now() < start + timedelta(seconds=0.5):
+            while True:  # at least one pass, and on until every checkout has answered
                 services.holds_expire_due()
+                if checkouts_done.is_set():
+                    break
         finally:
             connection.close()
 
-    threads = [
+    checkouts = [
         threading.Thread(target=checkout, args=pair) for pair in zip(buyers, holds, strict=True)
     ]
-    threads += [threading.Thread(target=sweep) for _ in range(2)]
-    for t in threads:
+    sweepers = [threading.Thread(target=sweep) for _ in range(2)]
+    for t in checkouts + sweepers:
         t.start()
     time.sleep(max(0.0, (start - timezone.now()).total_seconds()))
     barrier.wait()
-    for t in threads:
+    for t in checkouts:
+        t.join(timeout=60)
+    checkouts_done.set()
+    for t in sweepers:
         t.join(timeout=60)
     assert len(checkout_ok) == n
     for hold in holds:
