@@ -48,6 +48,7 @@ def pages(web, web_for, shop, live_show):  # type: ignore[no-untyped-def]
         "replay": web.get(f"/shows/{ended.id}/"),
         "studio": owner.get(f"/studio/shows/{live_show.id}/"),
         "dashboard": owner.get("/dashboard/"),
+        "analytics": owner.get(f"/dashboard/shows/{live_show.id}/"),
         "login": web.get("/accounts/login/"),
         "signup": web.get("/accounts/signup/"),
     }
