@@ -91,3 +91,42 @@ def test_vendored_hls_and_demo_video_are_served(web, pages):
     assert video.status_code == 200
     assert video["Content-Type"] == "video/mp4"
     assert int(video["Content-Length"]) < 300 * 1024
+
+
+class FormControlParser(HTMLParser):
+    """Collects form controls and what labels them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[dict[str, str | None]] = []
+        self.label_for: set[str] = set()
+        self.open_labels = 0
+        self.buttons_without_type = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "label":
+            self.open_labels += 1
+            if a.get("for"):
+                self.label_for.add(a["for"] or "")
+        if tag in {"input", "select", "textarea"} and a.get("type") not in {"hidden", "submit"}:
+            self.controls.append({**a, "_wrapped": "yes" if self.open_labels else None})
+        if tag == "button" and not a.get("type"):
+            self.buttons_without_type += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self.open_labels -= 1
+
+
+def test_every_form_control_has_a_label_and_every_button_a_type(pages):
+    for name, response in pages.items():
+        parser = FormControlParser()
+        parser.feed(response.content.decode())
+        unlabelled = [
+            c
+            for c in parser.controls
+            if not c["_wrapped"] and c.get("id") not in parser.label_for and not c.get("aria-label")
+        ]
+        assert unlabelled == [], name
+        assert parser.buttons_without_type == 0, name
