@@ -679,7 +679,8 @@ STEPS = [
     ("- shipping quote", r"shipping_fee_quote \("),
     ("- hold INSERT", r"hold_create \([^;]*\);[^;]*manager_method[^;]*;QuerySet\.create"),
     ("- the gate UPDATE", r"reserve \(orders/inventory"),
-    ("- COMMIT", r"hold_create \([^;]*\);Atomic\.__exit__"),
+    ("- COMMIT, with the after-commit events", r"hold_create \([^;]*\);Atomic\.__exit__"),
+    ("- of which the live-room events (`streams.fanout`)", r"hold_create \(.*streams/fanout\.py"),
     ("answer serialization and rendering", r"rest_framework/(serializers|fields|renderers)\.py"),
 ]
 
@@ -944,7 +945,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="load-generator processes")
     parser.add_argument("--buyers", type=int, default=600)
     parser.add_argument("--one-tap", type=int, default=200)
-    parser.add_argument("--flash-stock", type=int, default=300)
+    parser.add_argument("--flash-stock", type=int, default=200)
     parser.add_argument("--pgbench-seconds", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="profile buy even if on target")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
