@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+
+from core.throttling import FailOpenSimpleRateThrottle
 
 
-class AuthIpThrottle(SimpleRateThrottle):
+class AuthIpThrottle(FailOpenSimpleRateThrottle):
     scope = "auth_ip"
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class AuthUsernameThrottle(SimpleRateThrottle):
+class AuthUsernameThrottle(FailOpenSimpleRateThrottle):
     scope = "auth_username"
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
 from rest_framework import exceptions as drf_exceptions
@@ -122,6 +123,19 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBa
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf_exceptions.PermissionDenied()
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        # Redis is down and this request truly needs it (e.g. a ws-ticket): nothing changed,
+        # tell the client to come back rather than calling it a bug.
+        set_rollback()
+        logger.warning("Redis unreachable while serving a request: %r", exc)
+        return Response(
+            error_body(
+                "service_unavailable",
+                "This is temporarily unavailable; please retry shortly.",
+            ),
+            status=503,
+            headers={"Retry-After": "5"},
+        )
     if not isinstance(exc, drf_exceptions.APIException):
         return None
     api_exc: drf_exceptions.APIException = exc  # a real bug: let it be a logged 500

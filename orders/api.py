@@ -12,10 +12,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
-from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
 from core.api import ApiView
 from core.pagination import CursorPagination
+from core.throttling import FailOpenSimpleRateThrottle, FailOpenUserRateThrottle
 from orders import selectors, services
 from orders.serializers import (
     AddressOutput,
@@ -28,11 +28,11 @@ from orders.serializers import (
 MAX_QUANTITY = 100
 
 
-class BuyUserThrottle(UserRateThrottle):
+class BuyUserThrottle(FailOpenUserRateThrottle):
     scope = "buy_user"
 
 
-class BuyIpThrottle(SimpleRateThrottle):
+class BuyIpThrottle(FailOpenSimpleRateThrottle):
     scope = "buy_ip"
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:

@@ -35,6 +35,7 @@ from catalog.models import Product, Shop
 from catalog.selectors import user_can_manage_shop
 from core.errors import ApiError, Forbidden, Invalid, InvalidState, NotFound
 from core.redis import get_redis
+from core.throttling import CACHE_ERRORS, warn_cache_down
 from streams.events import emit_show_event, emit_user_event
 from streams.models import ChatMessage, LineupItem, ModerationAction, Pin, Show, ShowModerator
 from streams.selectors import (
@@ -108,12 +109,19 @@ def _check_text(*, field: str, value: Any, max_length: int) -> str:
 
 
 def _fixed_window_hit(*, key: str, window_s: int) -> tuple[int, int]:
-    """Count one hit in a fixed window; returns (hits so far, seconds left in the window)."""
+    """Count one hit in a fixed window; returns (hits so far, seconds left in the window).
+
+    Fails open (counts as the first hit) while Redis is unreachable: a rate limit is not
+    worth a 500 (docs/operations.md, "Redis outage")."""
     pipe = get_redis().pipeline(transaction=True)
     pipe.incr(key)
     pipe.expire(key, window_s, nx=True)
     pipe.ttl(key)
-    count, _, ttl = pipe.execute()
+    try:
+        count, _, ttl = pipe.execute()
+    except CACHE_ERRORS as exc:
+        warn_cache_down(f"rate limit {key.rsplit(':', 1)[0]}", exc)
+        return 1, window_s
     return int(count), max(int(ttl), 1)
 
 
@@ -450,8 +458,13 @@ def chat_send(*, show_id: int, user: Any, text: Any) -> ChatMessage:
     if show.slow_mode_s and not staff:
         redis = get_redis()
         key = f"streams:chat:slow:{show.pk}:{user.pk}"
-        if not redis.set(key, 1, nx=True, ex=show.slow_mode_s):
-            wait = max(int(redis.ttl(key)), 1)
+        try:
+            first = redis.set(key, 1, nx=True, ex=show.slow_mode_s)
+            wait = 0 if first else max(int(redis.ttl(key)), 1)
+        except CACHE_ERRORS as exc:  # slow mode is off while Redis is down
+            warn_cache_down("chat slow mode", exc)
+            wait = 0
+        if wait:
             raise ApiError(
                 "slow_mode",
                 f"Slow mode is on: one message every {show.slow_mode_s} s; wait {wait} s.",

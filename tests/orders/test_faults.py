@@ -260,8 +260,8 @@ def _buy_all(base_url: str, pin: Any, tokens: list[str]) -> list[tuple[str, int,
 def test_redis_restart_during_a_sale_never_oversells_and_holds_still_expire(live_pin):
     """The web server, worker and beat use a private Redis (cache, throttles, broker) that
     is stopped mid-sale and started again empty. PostgreSQL is the gate, so: no oversell;
-    a 5xx while Redis is down changed nothing; every 201 has a durable hold; after the
-    restart buys answer normally, captures and expiry sweeps run again, and the expired
+    while Redis is down buys go on (throttles fail open, never a 500); every 201 has a
+    durable hold; after the restart buys answer normally, captures and expiry sweeps run again, and the expired
     holds' units come back exactly once."""
     stock = 25
     pin = live_pin(stock=stock)
@@ -292,13 +292,19 @@ def test_redis_restart_during_a_sale_never_oversells_and_holds_still_expire(live
         answers += answers_down + answers_after
 
     statuses = [status for _, status, _ in answers]
-    assert all(s in (201, 409) or s >= 500 for s in statuses), statuses
+    # Redis down is not a bug: throttles fail open and PostgreSQL gates the stock, so no 500;
+    # a 503 would be allowed only with the SPEC error shape (nothing changed).
+    for _, s, body in answers:
+        assert s in (201, 409) or (
+            s == 503 and body.get("error", {}).get("code") == "service_unavailable"
+        ), (s, body)
+    assert any(s == 201 for _, s, _ in answers_down), [s for _, s, _ in answers_down]
     assert all(s in (201, 409) for _, s, _ in answers_after), [s for _, s, _ in answers_after]
     for token, status, body in answers:
         holds = Hold.objects.filter(buyer=token_of[token])
         if status == 201:
             assert list(holds.values_list("pk", flat=True)) == [body["hold"]["id"]]
-        else:  # sold out, or Redis was down: nothing was held for this buyer
+        else:  # sold out (or a 503): nothing was held for this buyer
             assert not holds.exists(), (status, body)
     assert statuses.count(201) >= stock  # the sale went on after the restart
     # No oversell, and each hold ended exactly once.
