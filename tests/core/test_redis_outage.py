@@ -19,7 +19,7 @@ from tests.helpers import assert_error
 from tests.orders.helpers import buy, stock
 from tests.support.processes import PrivateRedis
 
-PASSWORD = "pw-Secret-123"  # noqa: S105 - the factories' test password
+PASSWORD = "pw-Secret-123"  # the factories' test password
 
 
 def _forget_clients() -> None:

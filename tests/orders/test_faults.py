@@ -261,8 +261,8 @@ def test_redis_restart_during_a_sale_never_oversells_and_holds_still_expire(live
     """The web server, worker and beat use a private Redis (cache, throttles, broker) that
     is stopped mid-sale and started again empty. PostgreSQL is the gate, so: no oversell;
     while Redis is down buys go on (throttles fail open, never a 500); every 201 has a
-    durable hold; after the restart buys answer normally, captures and expiry sweeps run again, and the expired
-    holds' units come back exactly once."""
+    durable hold; after the restart buys answer normally, captures and expiry sweeps run
+    again, and the expired holds' units come back exactly once."""
     stock = 25
     pin = live_pin(stock=stock)
     variant = variant_of(pin.product)
