@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from core.errors import ApiError, Forbidden, NotFound
 from streams import fanout
-from streams.hub import BUFFERING, GATED, LIVE, Conn, Hub, get_hub
+from streams.hub import BUFFERING, GATED, LIVE, Conn, Hub, get_hub, uvicorn_direct_write
 from streams.ws_auth import TicketRejected, ws_user
 
 logger = logging.getLogger(__name__)
@@ -118,6 +118,7 @@ class ShowConsumer(AsyncWebsocketConsumer):
         except Forbidden:
             return CLOSE_FORBIDDEN
         self._joined = True
+        conn.direct = uvicorn_direct_write(self.base_send)
         if not conn.apply_snapshot(seq=seq, text=text, gated=True):
             conn.request_resync()
         self.room.count(conn)
@@ -161,7 +162,9 @@ class ShowConsumer(AsyncWebsocketConsumer):
         batch_max = int(_setting("WS_BATCH_MAX", 200))
         try:
             while True:
+                conn.writer_idle = True
                 await conn.wake.wait()
+                conn.writer_idle = False
                 conn.wake.clear()
                 while conn.control:
                     await self._send_text(conn.control.popleft())

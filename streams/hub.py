@@ -31,7 +31,7 @@ import secrets
 import socket
 import weakref
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -50,6 +50,58 @@ GATED = 1  # snapshot sent, waiting for the client's first frame (maybe `resume`
 LIVE = 2  # events flow to the socket
 
 PRIVATE = -1  # the `seq` slot of a private (unsequenced) frame in a pending list
+
+#: Writes one ready-made WebSocket frame to a socket now; False when it cannot (see below).
+DirectWrite = Callable[[bytes], bool]
+
+
+def ws_text_frame(payload: bytes) -> bytes:
+    """A complete, unmasked server-to-client text frame (RFC 6455 §5.2), built once per
+    event and written as is to every socket that takes the direct path."""
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 65536:
+        return bytes((0x81, 126)) + size.to_bytes(2, "big") + payload
+    return bytes((0x81, 127)) + size.to_bytes(8, "big") + payload
+
+
+def uvicorn_direct_write(send: Any) -> DirectWrite | None:
+    """The direct path to a socket served by uvicorn's websockets-sansio protocol.
+
+    Going through the ASGI `send` costs, per socket and per event, a task switch, a UTF-8
+    encode and a frame serialization. When the socket has no extension (no per-message
+    deflate: frames are plain), is open, and its transport is not paused, writing the
+    event's ready-made frame to the transport is exactly what `send` would do, minus that
+    work. Anything else — another server, compression, a paused or closing socket — gets
+    None or False, and the frame goes through the socket's queue and `send` as usual.
+    """
+    proto: Any = getattr(send, "__self__", None)
+    if type(proto).__module__ != "uvicorn.protocols.websockets.websockets_sansio_impl":
+        return None
+    try:
+        from websockets.protocol import State
+
+        conn, transport, writable = proto.conn, proto.transport, proto.writable
+        if conn.extensions:
+            return None
+    except AttributeError:  # a uvicorn we do not know: play safe
+        return None
+    opened = State.OPEN
+
+    def write(frame: bytes) -> bool:
+        if (
+            proto.disconnected
+            or proto.close_sent
+            or not writable.is_set()
+            or conn.state is not opened
+            or conn.expect_continuation_frame
+        ):
+            return False
+        transport.write(frame)
+        return True
+
+    return write
 
 
 def _setting(name: str, default: float) -> float:
@@ -80,10 +132,14 @@ class Conn:
         self.close_code: int | None = None
         self.counted = False
         self.wake = asyncio.Event()
+        # Set by the consumer when the server allows it; used only while the writer task
+        # is idle with nothing queued, so the order of frames never changes.
+        self.direct: DirectWrite | None = None
+        self.writer_idle = False
 
     # --- fed by the hub ----------------------------------------------------------------
 
-    def offer_show(self, seq: int, text: str) -> None:
+    def offer_show(self, seq: int, text: str, frame: bytes | None = None) -> None:
         if self.state != LIVE:
             self._hold(seq, text)
             return
@@ -93,12 +149,26 @@ class Conn:
             self.request_resync()
             return
         self.last_seq = seq
+        if frame is not None and self._write_now(frame):
+            return
         self.events.append(text)
         self.wake.set()
 
-    def offer_private(self, text: str) -> None:
+    def _write_now(self, frame: bytes) -> bool:
+        direct = self.direct
+        return (
+            direct is not None
+            and self.writer_idle
+            and not self.events
+            and not self.control
+            and direct(frame)
+        )
+
+    def offer_private(self, text: str, frame: bytes | None = None) -> None:
         if self.state != LIVE:
             self._hold(PRIVATE, text)
+            return
+        if frame is not None and self._write_now(frame):
             return
         if len(self.events) >= self.max_queue:
             self.request_resync()
@@ -384,15 +454,17 @@ class Hub:
                 payload = msg.payload
                 assert isinstance(payload, bytes)
                 sep = payload.index(b"|")
-                text = payload[sep + 1 :].decode()
+                body = payload[sep + 1 :]
+                text = body.decode()
+                frame = ws_text_frame(body)
                 is_show, ident = target
                 if is_show:
                     seq = int(payload[:sep])
                     for conn in tuple(self.show_conns.get(ident, ())):
-                        conn.offer_show(seq, text)
+                        conn.offer_show(seq, text, frame)
                 else:
                     for conn in tuple(self.user_conns.get(ident, ())):
-                        conn.offer_private(text)
+                        conn.offer_private(text, frame)
             elif msg.kind == b"subscribe":
                 self._confirm(msg.channel.decode())
 

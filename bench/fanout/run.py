@@ -287,17 +287,24 @@ class CpuWindow:
 
 
 def latency_phase(
-    clients: Clients, publish: Callable[[int], str], count: int, interval: float, viewers: int
+    clients: Clients,
+    publish: Callable[[int], str],
+    count: int,
+    interval: float,
+    viewers: int,
+    server_pids: list[int],
 ) -> dict[str, Any]:
     """`count` publishes, `interval` apart; latency to each viewer and to the last one."""
     clients.record()
     sent: dict[str, float] = {}
+    cpu0 = cpu_of(server_pids)
     for i in range(count):
         t0 = time.monotonic()
         key = publish(i)
         sent[key] = t0
         time.sleep(interval)
     time.sleep(2.0)
+    server_cpu = cpu_of(server_pids) - cpu0
     report = clients.report()
     to_last, each, complete = [], [], 0
     for key, t0 in sent.items():
@@ -317,6 +324,10 @@ def latency_phase(
         "p99_each_ms": round(pct(each, 0.99), 1),
         "batches": report.batches,
         "resyncs": report.resyncs,
+        # Load-independent cost: server CPU per broadcast (both processes, idle ticks
+        # included), and per delivered copy.
+        "server_cpu_ms_per_event": round(server_cpu * 1000 / count, 2),
+        "server_cpu_us_per_delivery": round(server_cpu * 1e6 / max(1, report.events), 1),
     }
 
 
@@ -366,6 +377,12 @@ def throughput_phase(
         "batches": report.batches,
         "resyncs": report.resyncs,
         "cpu": cpu.result,
+        "server_cpu_us_per_delivery": round(
+            cpu.result["server_cores"] * cpu.result["wall_s"] * 1e6 / max(1, report.events), 1
+        ),
+        "client_cpu_us_per_delivery": round(
+            cpu.result["client_cores"] * cpu.result["wall_s"] * 1e6 / max(1, report.events), 1
+        ),
     }
 
 
@@ -522,8 +539,12 @@ def ours(args: argparse.Namespace, clients: Clients, fixture: dict[str, Any]) ->
             )
             return f"t{i}"
 
-        results["latency_rest_pin"] = latency_phase(clients, pin, args.pins, args.interval, opened)
-        results["latency_publish"] = latency_phase(clients, tick, args.pins, args.interval, opened)
+        results["latency_rest_pin"] = latency_phase(
+            clients, pin, args.pins, args.interval, opened, server_pids
+        )
+        results["latency_publish"] = latency_phase(
+            clients, tick, args.pins, args.interval, opened, server_pids
+        )
         results["throughput"] = throughput_phase(
             clients, tick, args.rate, args.duration, opened, (server_pids, clients.pids())
         )
@@ -546,7 +567,7 @@ def ours(args: argparse.Namespace, clients: Clients, fixture: dict[str, Any]) ->
                 "kib_per_connection": round(delta / max(1, o) / 1024, 1),
             }
             results["idle"]["latency_publish_at_idle_count"] = latency_phase(
-                clients, lambda i: tick(10_000 + i), 5, 1.0, o
+                clients, lambda i: tick(10_000 + i), 5, 1.0, o, server_pids
             )
             clients.close()
         http.close()
@@ -603,7 +624,9 @@ def stock(args: argparse.Namespace, clients: Clients) -> dict[str, Any]:
         o, t = clients.connect(urls, args.viewers, wait_first=False)
         results["connected"] = {"viewers": o, "seconds": round(t, 1)}
         time.sleep(3)
-        results["latency_publish"] = latency_phase(clients, send, args.pins, args.interval, o)
+        results["latency_publish"] = latency_phase(
+            clients, send, args.pins, args.interval, o, [s.proc.pid for s in servers]
+        )
         results["throughput"] = throughput_phase(
             clients,
             send,
@@ -656,7 +679,9 @@ def raw(args: argparse.Namespace, clients: Clients) -> dict[str, Any]:
         o, t = clients.connect(urls, args.viewers, wait_first=False)
         results["connected"] = {"viewers": o, "seconds": round(t, 1)}
         time.sleep(3)
-        results["latency_publish"] = latency_phase(clients, send, args.pins, args.interval, o)
+        results["latency_publish"] = latency_phase(
+            clients, send, args.pins, args.interval, o, [s.proc.pid for s in servers]
+        )
         results["throughput"] = throughput_phase(
             clients,
             send,
@@ -705,8 +730,9 @@ def markdown(res: dict[str, Any]) -> str:
         f"load average at start {m['load_avg_at_start']} (the cores are shared with other "
         "engineers' test runs: expect noise).",
         "",
-        "| contender | p50 → last viewer | p99 → last viewer | p99 each viewer | delivered msgs/s "
-        "| delivered / offered | server cores | client cores | other cores |",
+        "| contender | p50 → last viewer | p99 → last viewer | p99 each viewer "
+        "| server CPU per event | delivered msgs/s | delivered / offered "
+        "| server CPU µs per delivery | server / client / other cores |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
 
@@ -715,9 +741,10 @@ def markdown(res: dict[str, Any]) -> str:
         cpu = thr.get("cpu", {})
         return (
             f"| {name} | {lat.get('p50_to_last_ms')} ms | {lat.get('p99_to_last_ms')} ms | "
-            f"{lat.get('p99_each_ms')} ms | {thr.get('delivered_msgs_s', '-')} | "
-            f"{thr.get('delivered_ratio', '-')} | {cpu.get('server_cores', '-')} | "
-            f"{cpu.get('client_cores', '-')} | {cpu.get('other_cores', '-')} |"
+            f"{lat.get('p99_each_ms')} ms | {lat.get('server_cpu_ms_per_event')} ms | "
+            f"{thr.get('delivered_msgs_s', '-')} | {thr.get('delivered_ratio', '-')} | "
+            f"{thr.get('server_cpu_us_per_delivery', '-')} | {cpu.get('server_cores', '-')} / "
+            f"{cpu.get('client_cores', '-')} / {cpu.get('other_cores', '-')} |"
         )
 
     if o:

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from core.redis import get_redis
 from streams import fanout
-from streams.hub import LIVE, Conn, get_hub
+from streams.hub import LIVE, Conn, get_hub, uvicorn_direct_write, ws_text_frame
 from streams.models import Show
 from tests.factories import ShowFactory
 from tests.streams.livekit import hubs_closed, room  # noqa: F401
@@ -128,3 +128,18 @@ async def test_events_wait_for_a_resume_frame_only_for_the_grace_period(
         await database_sync_to_async(_publish_burst)(live_show.pk, 1)
         event = await r.event_of("chat.message")
         assert event["seq"] == r.snapshot["seq"] + 1  # type: ignore[index]
+
+
+@pytest.mark.parametrize("size", [0, 5, 125, 126, 127, 65535, 65536, 70000])
+def test_ready_made_frame_is_byte_for_byte_what_websockets_sends(size: int) -> None:
+    from websockets.frames import Frame, Opcode
+
+    payload = b"x" * size
+    assert ws_text_frame(payload) == Frame(Opcode.TEXT, payload).serialize(mask=False)
+
+
+def test_the_direct_path_is_only_taken_on_uvicorn_sockets() -> None:
+    async def some_other_send(message: dict) -> None:  # e.g. Channels' test communicator
+        pass
+
+    assert uvicorn_direct_write(some_other_send) is None
