@@ -22,7 +22,7 @@ Measured, for each contender with the same viewers over two server processes:
   were the bottleneck.
 
 The results go to docs/benchmarks.md, between the fan-out markers, and to
-bench/fanout/results.json.
+bench/results/fanout.json (not committed).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 from bench.fanout.clients import HIST_MS, Report, client_process  # noqa: E402
 
 DOCS = ROOT / "docs" / "benchmarks.md"
-RESULTS = ROOT / "bench" / "fanout" / "results.json"
+RESULTS = ROOT / "bench" / "results" / "fanout.json"
 START, END = "<!-- fanout:start -->", "<!-- fanout:end -->"
 UVICORN_FLAGS = ["--no-access-log", "--log-level", "warning", "--ws-per-message-deflate", "false"]
 
@@ -882,6 +882,7 @@ def main() -> None:
     res["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     text = markdown(res)
     print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(res, indent=1))
     if not args.no_docs:
         write_docs(text)
