@@ -194,6 +194,8 @@ HOLD_TTL_SECONDS: int = env.int("HOLD_TTL_SECONDS", default=300)
 WAITLIST_OFFER_SECONDS: int = env.int("WAITLIST_OFFER_SECONDS", default=60)
 SANDBOX_SLOW_SECONDS: float = env.float("SANDBOX_SLOW_SECONDS", default=3.0)
 WS_TICKET_TTL_SECONDS: int = 60
+# Live room (docs/live-room.md, "Settings"): other tunables default in streams/.
+WS_DIRECT_WRITE: bool = env.bool("WS_DIRECT_WRITE", default=True)
 IDEMPOTENCY_TTL_SECONDS: int = 24 * 3600
 
 # Checkout and payments (orders app; docs/checkout.md, docs/celery.md).

@@ -118,7 +118,8 @@ class ShowConsumer(AsyncWebsocketConsumer):
         except Forbidden:
             return CLOSE_FORBIDDEN
         self._joined = True
-        conn.direct = uvicorn_direct_write(self.base_send)
+        if getattr(settings, "WS_DIRECT_WRITE", True):
+            conn.direct = uvicorn_direct_write(self.base_send)
         if not conn.apply_snapshot(seq=seq, text=text, gated=True):
             conn.request_resync()
         self.room.count(conn)

@@ -36,6 +36,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
+from channels.sessions import InstanceSessionWrapper
 from django.conf import settings
 
 from core.redis import get_async_redis
@@ -76,8 +77,19 @@ def uvicorn_direct_write(send: Any) -> DirectWrite | None:
     work. Anything else — another server, compression, a paused or closing socket — gets
     None or False, and the frame goes through the socket's queue and `send` as usual.
     """
-    proto: Any = getattr(send, "__self__", None)
-    if type(proto).__module__ != "uvicorn.protocols.websockets.websockets_sansio_impl":
+    proto: Any = None
+    for _ in range(4):
+        owner = getattr(send, "__self__", None)
+        if type(owner).__module__ == "uvicorn.protocols.websockets.websockets_sansio_impl":
+            proto = owner
+            break
+        if isinstance(owner, InstanceSessionWrapper):
+            # Channels' session middleware wraps `send` only to save the session on
+            # accept; a data frame passes through it untouched.
+            send = owner.real_send
+            continue
+        return None
+    if proto is None:
         return None
     try:
         from websockets.protocol import State
@@ -98,7 +110,10 @@ def uvicorn_direct_write(send: Any) -> DirectWrite | None:
             or conn.expect_continuation_frame
         ):
             return False
-        transport.write(frame)
+        try:
+            transport.write(frame)
+        except Exception:  # closed under our feet: let the queue and `send` deal with it
+            return False
         return True
 
     return write

@@ -822,6 +822,16 @@ def write_docs(text: str) -> None:
     DOCS.write_text(current)
 
 
+def default_database_url() -> str:
+    """BENCH_DATABASE_URL, else DATABASE_URL's server with a database of its own."""
+    if os.environ.get("BENCH_DATABASE_URL"):
+        return os.environ["BENCH_DATABASE_URL"]
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/livecommerce")
+    server, _, rest = base.rpartition("/")
+    query = rest.partition("?")[2]
+    return f"{server}/lc_bench" + (f"?{query}" if query else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -839,7 +849,7 @@ def main() -> None:
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/lc_bench"),
+        default=default_database_url(),
     )
     parser.add_argument(
         "--redis-url",
