@@ -16,6 +16,8 @@ from rest_framework.views import APIView
 from core.idempotency import idempotency_claim, idempotency_complete, idempotency_release
 from core.models import IdempotencyRecord
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
 
 class IdempotencyMixin:
     _idempotency_record: IdempotencyRecord | None = None
@@ -23,6 +25,13 @@ class IdempotencyMixin:
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         self._idempotency_record = idempotency_claim(request=request)
+        method = (request.method or "").lower()
+        if method.upper() in BODY_METHODS and hasattr(self, method):
+            # Parse now, not when (or if) the view reads it: a malformed body is 400
+            # `parse_error` (an unsupported one 415) and changes nothing, also on routes
+            # that take no body, such as start/end and cancel. (A method the view does not
+            # have stays 405 whatever its body.)
+            _ = request.data
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any

@@ -16,7 +16,9 @@ from orders.models import Address, Hold, Order, PaymentMethod, Shipment
 
 class HoldOutput(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
-    order: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(read_only=True)
+    order: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True
+    )
     offer = serializers.BooleanField(source="is_offer")
 
     class Meta:
