@@ -12,6 +12,12 @@ from typing import Any
 
 import redis
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -185,6 +191,26 @@ def json_500(request: HttpRequest) -> JsonResponse:
         error_body("server_error", "Something went wrong on our side; it has been logged."),
         status=500,
     )
+
+
+def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Requests Django refuses before any view runs (a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE, too many form fields, a Host not in ALLOWED_HOSTS)."""
+    if isinstance(exception, RequestDataTooBig):
+        body = error_body("parse_error", "The request body is larger than this server accepts.")
+    elif isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+        body = error_body("parse_error", "The request body has too many fields or files.")
+    else:
+        body = error_body("bad_request", "The request was refused as malformed.")
+    return JsonResponse(body, status=400)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponseBase:
+    if _is_api(request):
+        return json_400(request, exception)
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception or SuspiciousOperation())
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponseBase:

@@ -22,5 +22,6 @@ urlpatterns = [
     path("", include("pages.urls")),
 ]
 
+handler400 = "core.errors.handler400"
 handler404 = "core.errors.handler404"
 handler500 = "core.errors.handler500"

@@ -241,7 +241,7 @@ def test_malformed_json_to_any_post_is_400_parse_error_and_changes_nothing(
 def test_a_malformed_multipart_upload_is_400_parse_error(world: World, as_user: Any) -> None:
     response = as_user("seller").post(
         url(world, "/api/v1/shops/{shop}/catalog-import/"),
-        data=b"--xx\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nno end",
+        data=b'--xx\r\nContent-Disposition: form-data; name="file"\r\n\r\nno end',
         content_type="multipart/form-data",  # no boundary
     )
     assert_error(response, 400, "parse_error")
@@ -271,7 +271,9 @@ def test_a_page_next_link_leads_to_the_rest(world: World, as_user: Any) -> None:
     assert len(first["results"]) == 2 and first["next"]
     rest = seller.get(first["next"]).json()
     ids = [p["id"] for p in first["results"] + rest["results"]]
-    assert sorted(ids) == sorted(Product.objects.filter(is_active=True).values_list("pk", flat=True))
+    assert sorted(ids) == sorted(
+        Product.objects.filter(is_active=True).values_list("pk", flat=True)
+    )
 
 
 # --- answers --------------------------------------------------------------------------
@@ -439,9 +441,7 @@ def test_pins_replace_the_current_one_and_the_timeline_has_offsets(
     assert seller.delete(url(world, "/api/v1/shows/{live}/pins/current/")).status_code == 204
 
 
-def test_moderation_answers_201_and_the_target_reads_the_reason(
-    world: World, as_user: Any
-) -> None:
+def test_moderation_answers_201_and_the_target_reads_the_reason(world: World, as_user: Any) -> None:
     r = as_user("moderator").post(
         url(world, "/api/v1/shows/{live}/moderation/"),
         {"action": "timeout", "user": world.buyer.pk, "reason": "Caps lock", "duration_s": 60},
@@ -505,16 +505,25 @@ def test_buying_past_the_pin_limit_is_409_limit_exceeded(world: World, as_user: 
     )
 
 
-HOLD_FIELDS = {"id", "product", "variant", "quantity", "unit_price", "status", "expires_at", "order"}
+HOLD_FIELDS = {
+    "id",
+    "product",
+    "variant",
+    "quantity",
+    "unit_price",
+    "status",
+    "expires_at",
+    "order",
+}
 
 
 def test_a_hold_has_the_spec_fields(world: World, as_user: Any) -> None:
     buyer = as_user("buyer")
     one = buyer.get(url(world, "/api/v1/holds/{hold}/")).json()
-    assert HOLD_FIELDS <= set(one)
+    assert set(one) >= HOLD_FIELDS
     assert one["status"] == "active" and one["order"] is None
     for hold in buyer.get("/api/v1/holds/").json()["results"]:
-        assert HOLD_FIELDS <= set(hold)
+        assert set(hold) >= HOLD_FIELDS
 
 
 def test_checkout_answers_202_with_a_pending_order(world: World, as_user: Any) -> None:
@@ -530,7 +539,7 @@ def test_checkout_answers_202_with_a_pending_order(world: World, as_user: Any) -
 def test_cancelling_a_hold_answers_it_cancelled(world: World, as_user: Any) -> None:
     r = as_user("buyer").post(url(world, "/api/v1/holds/{hold}/cancel/"))
     assert r.status_code == 200
-    assert HOLD_FIELDS <= set(r.json()) and r.json()["status"] == "cancelled"
+    assert set(r.json()) >= HOLD_FIELDS and r.json()["status"] == "cancelled"
 
 
 def test_orders_answer_status_and_shipment(world: World, as_user: Any) -> None:
@@ -567,7 +576,9 @@ def test_an_address_answers_its_fields_and_is_default(world: World, as_user: Any
     r = as_user("other_buyer").post("/api/v1/me/addresses/", dict(ADDRESS), format="json")
     assert r.status_code == 201
     assert {"id", *ADDRESS, "is_default"} <= set(r.json())
-    assert as_user("other_buyer").delete(f"/api/v1/me/addresses/{r.json()['id']}/").status_code == 204
+    assert (
+        as_user("other_buyer").delete(f"/api/v1/me/addresses/{r.json()['id']}/").status_code == 204
+    )
 
 
 def test_joining_a_waitlist_answers_201(world: World, as_user: Any) -> None:
@@ -619,9 +630,7 @@ def test_register_ignores_unknown_and_privileged_fields(db: None) -> None:
     assert not user.is_staff and not user.is_superuser
 
 
-def test_product_create_and_patch_ignore_read_only_stock_fields(
-    world: World, as_user: Any
-) -> None:
+def test_product_create_and_patch_ignore_read_only_stock_fields(world: World, as_user: Any) -> None:
     seller = as_user("seller")
     r = seller.post(
         "/api/v1/products/",

@@ -113,7 +113,7 @@ def build_world() -> World:
     # A hold without an order first (no saved payment method or address yet) ...
     hold = orders.hold_create(buyer=buyer, show_id=live.pk, product_id=simple.pk).hold
     # ... then saved defaults make the next buys one-tap: orders at once.
-    payment_method = orders.payment_method_add(user=buyer, token="sandbox_ok")  # noqa: S106
+    payment_method = orders.payment_method_add(user=buyer, token="sandbox_ok")
     address = orders.address_add(user=buyer, data=dict(ADDRESS))
     first_size = sized.variants.order_by("id")[0]
     paid = orders.hold_create(
@@ -148,4 +148,3 @@ def build_world() -> World:
     for name in ("seller", "staff", "moderator", "buyer", "other_buyer"):
         world.tokens[name] = token_for(getattr(world, name))
     return world
-
