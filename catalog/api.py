@@ -150,7 +150,11 @@ class ShopStaffApi(ApiView):
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
-    @extend_schema(request=InputSerializer, responses={204: None})
+    @extend_schema(
+        request=InputSerializer,
+        parameters=[OpenApiParameter("username", required=False, description="Or in the body.")],
+        responses={204: None},
+    )
     def delete(self, request: Request, shop_id: int) -> Response:
         shop = selectors.shop_get_owned(shop_id=shop_id, user=request.user)
         body = (

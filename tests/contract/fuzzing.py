@@ -52,7 +52,7 @@ from core.models import IdempotencyRecord
 from tests.contract.world import World
 
 #: Examples per operation and generation mode; raise it locally to hunt (FUZZ_EXAMPLES=200).
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
 #: Only operations whose label contains this text ("POST /api/v1/shows/{show_id}/buy/").
 ONLY = os.environ.get("FUZZ_ONLY", "")
 
@@ -152,12 +152,14 @@ def sharpen(raw: dict[str, Any], world: World) -> dict[str, Any]:
     """A copy of the schema whose id-like parameters and fields name real objects."""
     schema = copy.deepcopy(raw)
     by_param = path_values(world)
+    by_field = body_values(world)
     for item in schema["paths"].values():
         for operation in item.values():
             for param in operation.get("parameters", []):
                 if param.get("in") == "path" and param["name"] in by_param:
                     param["schema"] = _enum(by_param[param["name"]])
-    by_field = body_values(world)
+                elif param.get("in") == "query" and param["name"] in by_field:
+                    param["schema"] = by_field[param["name"]]  # e.g. DELETE ...?username=
     products = by_field["product"]["enum"]
     for name, component in schema["components"]["schemas"].items():
         if not name.endswith("Request") or name.startswith("Register"):
