@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from rest_framework.request import Request
@@ -24,4 +25,7 @@ class AuthUsernameThrottle(FailOpenSimpleRateThrottle):
         username = str(data.get("username", "")).strip().lower()
         if not username:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": username[:150]}
+        # Hashed: the body is not validated yet, and any text (a lone surrogate, spaces,
+        # control characters) must make a safe cache key.
+        ident = hashlib.sha256(username[:150].encode("utf-8", "surrogatepass")).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": ident}

@@ -70,7 +70,19 @@ class Invalid(ApiError):
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
+    return {"error": _encodable({"code": code, "message": message, "details": details or {}})}
+
+
+def _encodable(value: Any) -> Any:
+    """Error texts may echo the input (`"\\ud800" is not a valid choice.`); a lone surrogate
+    from a JSON escape cannot be encoded as UTF-8, so it is written as its escape."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(v) for v in value]
+    return value
 
 
 def _first_message(detail: Any) -> str:
@@ -124,7 +136,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBa
         return exc.response
     if isinstance(exc, ApiError):
         set_rollback()
-        return Response({"error": exc.as_dict()}, status=exc.status)
+        return Response({"error": _encodable(exc.as_dict())}, status=exc.status)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -157,3 +157,24 @@ def test_every_post_documents_the_idempotency_key_header(schema: dict[str, Any])
         if "post" in item:
             headers = [p["name"] for p in item["post"]["parameters"] if p["in"] == "header"]
             assert headers == ["Idempotency-Key"], path
+
+
+def test_an_error_echoing_a_lone_surrogate_is_400_not_500(client_for: Any) -> None:
+    # `"\ud800" is not a valid choice.` could not be encoded as UTF-8 by the renderer: 500.
+    show = ShowFactory(status="live", started_at=timezone.now())
+    r = client_for(show.shop.owner).post(
+        f"/api/v1/shows/{show.pk}/moderation/",
+        data='{"action": "\\ud800", "reason": "spam"}',
+        content_type="application/json",
+    )
+    err = assert_error(r, 400, "invalid")
+    assert "\\ud800" in err["details"]["action"][0]
+
+
+def test_a_service_error_echoing_a_lone_surrogate_is_400_not_500(client_for: Any) -> None:
+    # An ApiError naming a variant's unknown option (a JSON key, never validated as text).
+    shop = ShowFactory().shop
+    variant = '{"sku": "V-1", "stock_on_hand": 1, "options": {"\\udfff": "x"}}'
+    body = f'{{"shop": {shop.pk}, "title": "T", "price": "1.00", "variants": [{variant}]}}'
+    r = client_for(shop.owner).post("/api/v1/products/", data=body, content_type="application/json")
+    assert_error(r, 400, "invalid")
