@@ -91,9 +91,8 @@ LIST_ROUTES: list[tuple[str, str]] = [  # (who reads, list path)
     ("seller", "/api/v1/shops/{shop}/shipments/"),
 ]
 
-# A route exists when it is served at all; the known gaps are SPEC routes that another
-# area is still building (named in docs/contract-testing.md). Keep this list empty.
-KNOWN_MISSING: set[str] = set()
+# Who acts on the buyer's own objects in the per-route checks (the seller does the rest).
+BUYER_ROUTES = ("/api/v1/holds/", "/api/v1/orders/{paid_order}/cancel", "/api/v1/me/")
 
 
 @pytest.fixture
@@ -140,8 +139,7 @@ def test_every_spec_route_is_served_with_its_methods(world: World, as_user: Any)
     for spec, template in SPEC_ROUTES:
         response = seller.options(url(world, template))
         if response.status_code == 404:
-            if template not in KNOWN_MISSING:
-                problems.append(f"{template}: not served")
+            problems.append(f"{template}: not served")
             continue
         allowed = {m.strip() for m in response.get("Allow", "").split(",")}
         missing = set(methods_of(spec)) - allowed
@@ -154,8 +152,6 @@ def test_anonymous_callers_may_read_and_must_sign_in_for_the_rest(world: World) 
     anonymous = APIClient()
     problems = []
     for spec, template in SPEC_ROUTES:
-        if template in KNOWN_MISSING:
-            continue
         for method in methods_of(spec):
             response = getattr(anonymous, method.lower())(url(world, template))
             if method == "GET" and template in PUBLIC_READS:
@@ -183,7 +179,7 @@ def test_routes_naming_a_missing_object_are_404_not_found(world: World, as_user:
     seller = as_user("seller")
     problems = []
     for spec, template in SPEC_ROUTES:
-        if "{" not in template or template in KNOWN_MISSING:
+        if "{" not in template:
             continue
         for method in methods_of(spec):
             body = VALID_BODIES.get((method, template), lambda w: {})(world)
@@ -204,8 +200,6 @@ def test_methods_outside_the_contract_are_405_method_not_allowed(
     seller = as_user("seller")
     problems = []
     for _spec, template in SPEC_ROUTES:
-        if template in KNOWN_MISSING:
-            continue
         response = seller.put(url(world, template), {}, format="json")
         if response.status_code != 405 or (
             response.json()["error"]["code"] != "method_not_allowed"
@@ -221,7 +215,7 @@ def test_malformed_json_to_any_post_is_400_parse_error_and_changes_nothing(
     before = fingerprint(tables)
     problems = []
     for spec, template in SPEC_ROUTES:
-        if "POST" not in methods_of(spec) or template in KNOWN_MISSING:
+        if "POST" not in methods_of(spec):
             continue
         role = "buyer" if template.startswith(BUYER_ROUTES) else "seller"
         response = as_user(role).post(
@@ -726,8 +720,6 @@ def test_the_schema_is_openapi_3_and_documents_every_spec_route(db: None) -> Non
     }
     wanted = set()
     for spec, template in SPEC_ROUTES:
-        if template in KNOWN_MISSING:
-            continue
         path = re.sub(r"\{(\w+)\}", "{ID}", template)
         for method in methods_of(spec):
             wanted.add((method, path))
@@ -749,8 +741,6 @@ def test_the_api_docs_page_loads_nothing_from_a_cdn(db: None) -> None:
 
 
 # --- helpers --------------------------------------------------------------------------
-
-BUYER_ROUTES = ("/api/v1/holds/", "/api/v1/orders/{paid_order}/cancel", "/api/v1/me/")
 
 
 def _send(client: APIClient, method: str, path: str, body: dict, template: str) -> Any:

@@ -53,19 +53,6 @@ class World:
     address: Any
     tokens: dict[str, str] = field(default_factory=dict)
 
-    def path_ids(self, role: str) -> dict[str, int]:
-        """Path parameter values naming real objects `role` may or may not act on."""
-        return {
-            "shop_id": self.shop.pk,
-            "product_id": self.simple.pk,
-            "show_id": self.live.pk,
-            "hold_id": self.hold.pk,
-            "order_id": self.pending_order.pk,
-            "shipment_id": self.shipment.pk,
-            "payment_method_id": self.payment_method.pk,
-            "address_id": self.address.pk,
-        }
-
 
 def build_world() -> World:
     """Create the world (inside the caller's transaction) through the real services."""
