@@ -273,6 +273,24 @@ def test_a_page_next_link_leads_to_the_rest(world: World, as_user: Any) -> None:
 # --- answers --------------------------------------------------------------------------
 
 
+def test_chat_history_is_the_latest_50_ascending_and_next_leads_to_older(
+    world: World, as_user: Any
+) -> None:
+    from streams.models import ChatMessage
+
+    ChatMessage.objects.bulk_create(
+        ChatMessage(show=world.live, user=world.buyer, text=f"m{i}") for i in range(60)
+    )
+    ids = list(
+        ChatMessage.objects.filter(show=world.live).order_by("id").values_list("pk", flat=True)
+    )
+    anonymous = APIClient()
+    first = anonymous.get(url(world, "/api/v1/shows/{live}/messages/")).json()
+    assert [m["id"] for m in first["results"]] == ids[-50:]
+    older = anonymous.get(first["next"]).json()
+    assert [m["id"] for m in older["results"]] == ids[:-50] and older["next"] is None
+
+
 def test_register_answers_id_username_token(db: None) -> None:
     r = APIClient().post(
         "/api/v1/auth/register/",
@@ -451,7 +469,12 @@ def test_buy_answers_hold_order_and_shipping_fee(world: World, as_user: Any) -> 
         url(world, "/api/v1/shows/{live}/buy/"), {"product": world.simple.pk}, format="json"
     )
     assert r.status_code == 201
-    assert {"hold", "order", "shipping_fee"} <= set(r.json())
+    body = r.json()
+    assert {"hold", "order", "shipping_fee"} <= set(body)
+    # Money: decimal strings beside a currency; times: ISO 8601 UTC.
+    assert re.fullmatch(r"\d+\.\d{2}", body["shipping_fee"]) and body["currency"] == "USD"
+    assert re.fullmatch(r"\d+\.\d{2}", body["hold"]["unit_price"])
+    assert body["hold"]["expires_at"].endswith(("Z", "+00:00"))
 
 
 @pytest.mark.parametrize(
