@@ -411,9 +411,10 @@ def test_checkout_racing_the_expiry_sweep_ends_each_hold_once(live_pin):
     def sweep() -> None:
         try:
             barrier.wait()
-            while True:  # at least one pass, and on until every checkout has answered
+            while True:  # on until a whole pass has started after every checkout answered
+                finished = checkouts_done.is_set()
                 services.holds_expire_due()
-                if checkouts_done.is_set():
+                if finished:
                     break
         finally:
             connection.close()
