@@ -165,6 +165,10 @@ REST_FRAMEWORK = {
         "buy_ip": env.str("THROTTLE_BUY_IP", default="600/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Throttles key on REMOTE_ADDR only. uvicorn already takes the client address from
+    # X-Forwarded-For when the peer is a trusted proxy (FORWARDED_ALLOW_IPS); DRF's default
+    # (None) would trust the header from anyone and let a client escape per-IP limits.
+    "NUM_PROXIES": 0,
 }
 
 SPECTACULAR_SETTINGS = {

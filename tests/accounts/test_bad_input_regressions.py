@@ -36,3 +36,18 @@ def test_usernames_differing_only_in_case_and_spaces_share_a_throttle(api_client
         codes.append(r.status_code)
     assert codes[:10] == [401] * 10
     assert_error(r, 429, "throttled")
+
+
+def test_a_forged_x_forwarded_for_does_not_escape_the_per_ip_throttle(api_client: Any) -> None:
+    # DRF trusted X-Forwarded-For from anyone: a new address per attempt, never throttled.
+    codes = []
+    for i in range(35):  # THROTTLE_AUTH_IP is 30/min
+        r = api_client.post(
+            "/api/v1/auth/token/",
+            {"username": f"nobody{i}", "password": "wrong"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{i}",
+        )
+        codes.append(r.status_code)
+    assert codes[:30] == [401] * 30
+    assert_error(r, 429, "throttled")
