@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from catalog.models import Shop, Variant
@@ -43,7 +44,14 @@ def shipping_fee_for_weight(*, shop_id: int, weight_grams: int) -> Decimal:
     """The fee for one parcel of `weight_grams` (0 for an empty parcel)."""
     if weight_grams <= 0:
         return Decimal("0.00")
-    rates = shipping_rates_for_shop(shop_id=shop_id)
+    return _fee_from_rates(
+        rates=shipping_rates_for_shop(shop_id=shop_id), weight_grams=weight_grams
+    )
+
+
+def _fee_from_rates(*, rates: list[tuple[int | None, Decimal]], weight_grams: int) -> Decimal:
+    if weight_grams <= 0:
+        return Decimal("0.00")
     for max_grams, fee in rates:
         if max_grams is None or weight_grams <= max_grams:
             return fee
@@ -62,18 +70,46 @@ def open_shipment(*, buyer_id: int, shop_id: int, show_id: int) -> Shipment | No
     ).first()
 
 
+# The buyer's open parcel and the shop's fee table in one round trip (the buy path quotes
+# a fee on every buy). One row per rate (lightest first, as `ShippingRate.Meta.ordering`),
+# each carrying the parcel's columns (NULL when there is no open parcel); one row of NULL
+# rates when the shop has none. The partial unique index allows one open parcel.
+_PARCEL_AND_RATES = """
+SELECT s.weight_grams, s.fee_charged, r.max_weight_grams, r.fee
+FROM (SELECT 1) AS one
+LEFT JOIN orders_shipment AS s
+    ON s.buyer_id = %s AND s.shop_id = %s AND s.show_id = %s AND s.status = %s
+LEFT JOIN orders_shippingrate AS r ON r.shop_id = %s
+ORDER BY r.max_weight_grams ASC NULLS LAST
+"""
+
+
+def _parcel_and_rates(
+    *, buyer_id: int, shop_id: int, show_id: int
+) -> tuple[int, Decimal, list[tuple[int | None, Decimal]]]:
+    """(open parcel's weight, its fee charged, the shop's fee table) in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PARCEL_AND_RATES, [buyer_id, shop_id, show_id, Shipment.Status.OPEN, shop_id]
+        )
+        rows = cursor.fetchall()
+    weight, charged = rows[0][0] or 0, rows[0][1] if rows[0][1] is not None else Decimal("0")
+    rates = [(int(g) if g is not None else None, fee) for _, _, g, fee in rows if fee is not None]
+    return int(weight), charged, rates or DEFAULT_SHIPPING_RATES
+
+
 def shipping_fee_quote(*, buyer: Any, show: Show, variant: Variant, quantity: int) -> Decimal:
     """What buying `quantity` of `variant` in `show` adds to this buyer's shipping: the fee
     for the parcel's weight afterwards minus what the parcel has already been charged
     (bundled shipping: usually 0 for a second purchase in the same show)."""
-    shipment = None
-    if getattr(buyer, "is_authenticated", False):
-        shipment = open_shipment(buyer_id=buyer.pk, shop_id=show.shop_id, show_id=show.pk)
-    weight = shipment.weight_grams if shipment else 0
-    charged = shipment.fee_charged if shipment else Decimal("0")
     added = variant_weight_grams(variant=variant) * quantity
-    fee = shipping_fee_for_weight(shop_id=show.shop_id, weight_grams=weight + added)
-    return max(Decimal("0.00"), fee - charged)
+    if getattr(buyer, "is_authenticated", False):
+        weight, charged, rates = _parcel_and_rates(
+            buyer_id=buyer.pk, shop_id=show.shop_id, show_id=show.pk
+        )
+        fee = _fee_from_rates(rates=rates, weight_grams=weight + added)
+        return max(Decimal("0.00"), fee - charged)
+    return max(Decimal("0.00"), shipping_fee_for_weight(shop_id=show.shop_id, weight_grams=added))
 
 
 def pin_shipping_fee(*, buyer: Any, pin: Pin) -> Decimal:

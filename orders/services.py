@@ -115,7 +115,31 @@ def _resolve_offer(*, show_id: int, product_id: int, variant_id: int | None) -> 
     """The checks shared by buy and waitlist: 404 show, 409 show_not_live / not_pinned,
     400 variant_required / invalid. A live show sells its current pin (at the pin's price,
     within its limit); an ended show (the shoppable replay) sells anything pinned in it at
-    list price; a scheduled show and a rehearsal sell nothing."""
+    list price; a scheduled show and a rehearsal sell nothing.
+
+    The hot path (a live show selling its current pin) reads the pin with its show and
+    product in one query, then the product's variants (with their stock) in one more;
+    anything else takes the step-by-step checks below, which decide the error."""
+    pin = (
+        Pin.objects.select_related("show", "product")
+        .filter(show_id=show_id, unpinned_at__isnull=True)
+        .first()
+    )
+    if (
+        pin is not None
+        and pin.product_id == product_id
+        and pin.show.status == Show.Status.LIVE
+        and not pin.show.rehearsal
+        and pin.product.is_active
+    ):
+        variant = _resolve_variant(product=pin.product, variant_id=variant_id)
+        return Offer(
+            show=pin.show,
+            product=pin.product,
+            variant=variant,
+            unit_price=pin.price if pin.price is not None else variant.effective_price,
+            limit_per_buyer=pin.limit_per_buyer,
+        )
     show = Show.objects.filter(pk=show_id).first()
     if show is None:
         raise NotFound("No such show.")
@@ -213,13 +237,16 @@ def hold_create(
     # Unlocked pre-check so a sold-out crowd is answered without touching the hot row;
     # it is only an estimate, the gate is `inventory.reserve` below. Before answering
     # sold_out, release this variant's holds that are already past their expiry.
-    if inventory.available(variant_id=variant.pk) < quantity:
+    # The variant row was just read with the offer: its stock is this estimate.
+    if variant.stock_on_hand - variant.held < quantity:
         for hold_id in holds_due_for_expiry(variant_id=variant.pk, limit=20):
             hold_expire(hold_id=hold_id)
         if inventory.available(variant_id=variant.pk) < quantity:
             raise _sold_out()
     payment_method = PaymentMethod.objects.filter(user_id=buyer.pk, is_default=True).first()
-    address = Address.objects.filter(user_id=buyer.pk, is_default=True).first()
+    address = None
+    if payment_method is not None:  # one-tap needs both; spare the read when it cannot be
+        address = Address.objects.filter(user_id=buyer.pk, is_default=True).first()
     one_tap = payment_method is not None and address is not None
     if not one_tap:  # a read: keep it out of the transaction
         shipping_fee = shipping_fee_quote(
