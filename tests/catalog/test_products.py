@@ -370,3 +370,31 @@ def test_too_many_variants_is_400(client_for, shop):
     assert_error(
         client_for(shop.owner).post("/api/v1/products/", body, format="json"), 400, "invalid"
     )
+
+
+def test_out_of_range_ids_are_4xx_not_500(client_for, api_client, shop):
+    huge = 10**30
+    assert_error(api_client.get(f"/api/v1/products/{huge}/"), 404, "not_found")
+    assert_error(api_client.get(f"/api/v1/shops/{huge}/"), 404, "not_found")
+    assert api_client.get(f"/api/v1/products/?shop={huge}").json()["results"] == []
+    client = client_for(shop.owner)
+    r = client.post("/api/v1/products/", simple_body(shop, shop=huge), format="json")
+    assert_error(r, 400, "invalid")
+    product = ProductFactory(shop=shop)
+    url = f"/api/v1/products/{product.pk}/stock-adjustments/"
+    assert_error(client.post(url, {"delta": 1, "reason": "x", "variant": huge}), 400, "invalid")
+    assert client.get(f"{url}?variant={huge}").status_code in (200, 400)
+
+
+@pytest.mark.parametrize("body", [[1, 2], "text", 5, True])
+def test_non_object_bodies_are_400(client_for, shop, body):
+    client = client_for(shop.owner)
+    product = ProductFactory(shop=shop)
+    for r in (
+        client.post("/api/v1/products/", body, format="json"),
+        client.patch(f"/api/v1/products/{product.pk}/", body, format="json"),
+        client.post(f"/api/v1/products/{product.pk}/stock-adjustments/", body, format="json"),
+        client.post(f"/api/v1/shops/{shop.pk}/staff/", body, format="json"),
+        client.post("/api/v1/shops/", body, format="json"),
+    ):
+        assert r.status_code == 400, r.content
