@@ -324,6 +324,8 @@ class WaitlistEntry(models.Model):
         WAITING = "waiting"
         OFFERED = "offered"
         LEFT = "left"
+        # Passed over when its turn came: the buyer already held their per-buyer limit.
+        AT_LIMIT = "at_limit"
 
     show = models.ForeignKey(Show, on_delete=models.CASCADE, related_name="waitlist")
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")

@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F
 
 from catalog.models import Product, StockAdjustment, Variant
 from catalog.selectors import user_can_manage_shop
@@ -54,6 +54,13 @@ from orders.selectors import (
     variant_weight_grams,
 )
 from orders.serializers import hold_data, order_data
+from orders.terms import (
+    BuyerBusy,
+    buy_terms,
+    buyer_limit_room,
+    limit_exceeded,
+    sale_terms,
+)
 from streams.events import emit_show_event, emit_user_event
 from streams.models import Pin, Show
 
@@ -192,17 +199,6 @@ def _resolve_variant(*, product: Product, variant_id: int | None) -> Variant:
     )
 
 
-def _units_taken(*, buyer_id: int, show_id: int, product_id: int, now: datetime) -> int:
-    """Units that count against the pin's limit: active (not lazily expired) and
-    converted holds of this buyer for this product in this show."""
-    counted = Hold.objects.filter(buyer_id=buyer_id, show_id=show_id, product_id=product_id).filter(
-        Q(status=Hold.Status.CONVERTED)
-        | Q(status=Hold.Status.ACTIVE, order__isnull=False)
-        | Q(status=Hold.Status.ACTIVE, expires_at__gt=now)
-    )
-    return int(counted.aggregate(n=Sum("quantity"))["n"] or 0)
-
-
 def _sold_out() -> ApiError:
     return ApiError("sold_out", "Sold out: no units left to hold.", status=409)
 
@@ -255,25 +251,26 @@ def hold_create(
     now = clock.now()
 
     with transaction.atomic():
-        if limit is not None:
-            # Serialise this buyer's buys so two concurrent taps cannot both pass the limit.
-            get_user_model().objects.select_for_update(no_key=True).filter(pk=buyer.pk).first()
-            taken = _units_taken(
-                buyer_id=buyer.pk, show_id=offer.show.pk, product_id=offer.product.pk, now=now
-            )
-            if taken + quantity > limit:
-                raise ApiError(
-                    "limit_exceeded",
-                    f"At most {limit} per buyer for this product; you have {taken}.",
-                    status=409,
-                )
+        # The price and limit in force now, read under the show's lock (a re-pin or the
+        # show's end racing this buy is either seen here or waits for this commit).
+        terms = buy_terms(show_id=offer.show.pk, product_id=offer.product.pk, variant=variant)
+        room = buyer_limit_room(
+            buyer_id=buyer.pk,
+            show_id=offer.show.pk,
+            product_id=offer.product.pk,
+            limit=terms.limit_per_buyer,
+            now=now,
+        )
+        if room is not None and quantity > room:
+            assert terms.limit_per_buyer is not None
+            raise limit_exceeded(limit=terms.limit_per_buyer, room=room)
         hold = Hold.objects.create(
             buyer_id=buyer.pk,
             show=offer.show,
             product=offer.product,
             variant=variant,
             quantity=quantity,
-            unit_price=offer.unit_price,
+            unit_price=terms.unit_price,
             currency=offer.product.currency,
             expires_at=now + timedelta(seconds=settings.HOLD_TTL_SECONDS),
             created_at=now,
@@ -842,20 +839,22 @@ def waitlist_join(
 ) -> WaitlistEntry:
     """Queue the buyer for one unit of the variant; if units are free right now the offer
     comes at once. Joining again while waiting returns the same entry. Same checks as
-    buy; a buyer already at the pin's limit gets 409 limit_exceeded."""
+    buy; a buyer already at the product's per-buyer limit gets 409 limit_exceeded."""
     offer = _resolve_offer(show_id=show_id, product_id=product_id, variant_id=variant_id)
     now = clock.now()
-    limit = offer.limit_per_buyer
-    if limit is not None:
-        taken = _units_taken(
-            buyer_id=buyer.pk, show_id=offer.show.pk, product_id=offer.product.pk, now=now
-        )
-        if taken >= limit:
-            raise ApiError(
-                "limit_exceeded", f"At most {limit} per buyer for this product.", status=409
-            )
     key = {"show": offer.show, "variant": offer.variant, "buyer_id": buyer.pk}
     with transaction.atomic():
+        terms = sale_terms(show_id=show_id, product_id=offer.product.pk, variant=offer.variant)
+        room = buyer_limit_room(
+            buyer_id=buyer.pk,
+            show_id=offer.show.pk,
+            product_id=offer.product.pk,
+            limit=terms.limit_per_buyer,
+            now=now,
+        )
+        if room is not None and room < 1:
+            assert terms.limit_per_buyer is not None
+            raise limit_exceeded(limit=terms.limit_per_buyer, room=room)
         entry = WaitlistEntry.objects.filter(**key, status=WaitlistEntry.Status.WAITING).first()
         if entry is not None:
             return entry
@@ -864,7 +863,7 @@ def waitlist_join(
                 entry = WaitlistEntry.objects.create(
                     **key,
                     product=offer.product,
-                    unit_price=offer.unit_price,
+                    unit_price=terms.unit_price,
                     currency=offer.product.currency,
                     created_at=now,
                 )
@@ -881,29 +880,61 @@ def _waitlist_offer(*, variant_id: int, now: datetime) -> tuple[int, int | None]
     """Offer free units of the variant to waiting buyers, one unit each, in join order.
     Each offer is a hold of its own expiring after `WAITLIST_OFFER_SECONDS`, pushed to
     its buyer. Returns (offers made, units available afterwards or None if none made).
-    Entries locked by a concurrent offerer are skipped, never waited for."""
+
+    An offer follows the rules of a buy made at this moment (`orders.terms`): it is
+    priced now (`sale_terms`: the current pin's price if the product is still pinned in
+    the live show, else list price), and it respects the buyer's per-buyer limit
+    (`buyer_limit_room`). A buyer already at the limit is passed over and their entry
+    ends (`at_limit`): the unit goes to the next in line. A buyer whose row is locked by
+    their own purchase in progress keeps their place for the next release. Entries
+    locked by a concurrent offerer are skipped, never waited for."""
     made, available = 0, None
     expires_at = now + timedelta(seconds=settings.WAITLIST_OFFER_SECONDS)
+    variant: Variant | None = None
+    reserved = False  # a unit reserved for an entry that turned out not to take it
+    passed: list[int] = []
     for _ in range(MAX_OFFERS_PER_RELEASE):
         entry = (
             WaitlistEntry.objects.select_for_update(skip_locked=True)
             .filter(variant_id=variant_id, status=WaitlistEntry.Status.WAITING)
+            .exclude(pk__in=passed)
             .order_by("id")
             .first()
         )
         if entry is None:
             break
-        left = inventory.reserve(variant_id=variant_id, quantity=1)
-        if left is None:
-            break
-        made, available = made + 1, left
+        if not reserved:
+            left = inventory.reserve(variant_id=variant_id, quantity=1)
+            if left is None:
+                break
+            reserved, available = True, left
+        if variant is None:
+            variant = Variant.objects.select_related("product").get(pk=variant_id)
+        terms = sale_terms(show_id=entry.show_id, product_id=entry.product_id, variant=variant)
+        try:
+            room = buyer_limit_room(
+                buyer_id=entry.buyer_id,
+                show_id=entry.show_id,
+                product_id=entry.product_id,
+                limit=terms.limit_per_buyer,
+                now=now,
+                wait=False,
+            )
+        except BuyerBusy:
+            passed.append(entry.pk)
+            continue
+        if room is not None and room < 1:
+            entry.status = WaitlistEntry.Status.AT_LIMIT
+            entry.save(update_fields=["status"])
+            continue
+        reserved, made = False, made + 1
         hold = Hold.objects.create(
             buyer_id=entry.buyer_id,
             show_id=entry.show_id,
             product_id=entry.product_id,
             variant_id=variant_id,
             quantity=1,
-            unit_price=entry.unit_price,
+            unit_price=terms.unit_price,
             currency=entry.currency,
             is_offer=True,
             expires_at=expires_at,
@@ -912,6 +943,9 @@ def _waitlist_offer(*, variant_id: int, now: datetime) -> tuple[int, int | None]
         entry.status, entry.offered_at, entry.hold = WaitlistEntry.Status.OFFERED, now, hold
         entry.save(update_fields=["status", "offered_at", "hold"])
         _emit_hold(hold)
+    if reserved:  # nobody in line could take the last unit reserved: give it back
+        released = inventory.release(variant_id=variant_id, quantity=1)
+        available = released if made else None
     return made, available
 
 
