@@ -34,7 +34,7 @@ from django.db.models import F
 from catalog.models import Product, StockAdjustment, Variant
 from catalog.selectors import user_can_manage_shop
 from core.errors import ApiError, Forbidden, Invalid, InvalidState, NotFound
-from orders import clock, inventory
+from orders import clock, inventory, payment_lock
 from orders.models import (
     Address,
     Hold,
@@ -531,13 +531,23 @@ def order_capture_payment(*, order_id: int) -> CaptureOutcome:
     """Capture an order's payment through the provider; idempotent and safe to run
     concurrently, repeatedly, or after a crash at any point.
 
-    1. Under the order's lock: give up unless `pending_payment`; record a `started`
-       attempt (committed, so a concurrent or recovered run sees it).
-    2. Call the provider with the order's fixed idempotency key (no lock held): however
-       many times this runs, the provider charges once.
-    3. Under the order's lock again: record the result and settle the order once —
+    0. Take the order's capture lock (`orders.payment_lock`, a PostgreSQL advisory lock
+       held by this session for the whole attempt) with try-lock; it is how anyone tells
+       a running attempt from one that died with its worker, at once.
+    1. Under the order's row lock: give up unless `pending_payment`; stay out (`busy`)
+       unless this run holds the capture lock; a `started` attempt found while holding
+       it died with its worker (its session ended, releasing its lock): mark it `lost`.
+       Record a `started` attempt (committed, so a concurrent or recovered run sees it).
+    2. Call the provider with the order's fixed idempotency key (no row lock held):
+       however many times this runs, the provider charges once.
+    3. Under the order's row lock again: record the result and settle the order once —
        paid (hold converted, units sold), or payment_failed (hold released).
     """
+    with payment_lock.capture_lock(order_id=order_id) as locked:
+        return _order_capture(order_id=order_id, locked=locked)
+
+
+def _order_capture(*, order_id: int, locked: bool) -> CaptureOutcome:
     provider = get_provider()
     now = clock.now()
     with transaction.atomic():
@@ -545,15 +555,17 @@ def order_capture_payment(*, order_id: int) -> CaptureOutcome:
         if order is None or order.status != Order.Status.PENDING_PAYMENT:
             return CaptureOutcome.NOTHING
         attempts = PaymentAttempt.objects.filter(order=order)
-        alive_since = now - timedelta(seconds=settings.PAYMENT_ATTEMPT_STALE_SECONDS)
-        if attempts.filter(
-            status=PaymentAttempt.Status.STARTED, started_at__gt=alive_since
-        ).exists():
-            return CaptureOutcome.BUSY
-        # Older `started` attempts died with their worker (hard time limit < stale age).
-        attempts.filter(status=PaymentAttempt.Status.STARTED).update(
-            status=PaymentAttempt.Status.ERROR, error_code="lost", finished_at=now
-        )
+        started = attempts.filter(status=PaymentAttempt.Status.STARTED)
+        if not locked:
+            # Another session holds the capture lock: its attempt is alive (or it is
+            # just finishing). Last resort only: a `started` attempt older than
+            # PAYMENT_ATTEMPT_STALE_SECONDS whose lock is still held belongs to a wedged
+            # session; go ahead (the idempotency key keeps the charge single).
+            alive_since = now - timedelta(seconds=settings.PAYMENT_ATTEMPT_STALE_SECONDS)
+            if not started.exists() or started.filter(started_at__gt=alive_since).exists():
+                return CaptureOutcome.BUSY
+        # A `started` attempt whose lock was free died with its worker.
+        started.update(status=PaymentAttempt.Status.ERROR, error_code="lost", finished_at=now)
         attempt = PaymentAttempt.objects.create(
             order=order,
             number=attempts.count() + 1,

@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0001_initial'),
+        ("orders", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='waitlistentry',
-            name='status',
-            field=models.CharField(choices=[('waiting', 'Waiting'), ('offered', 'Offered'), ('left', 'Left'), ('at_limit', 'At Limit')], default='waiting', max_length=10),
+            model_name="waitlistentry",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("waiting", "Waiting"),
+                    ("offered", "Offered"),
+                    ("left", "Left"),
+                    ("at_limit", "At Limit"),
+                ],
+                default="waiting",
+                max_length=10,
+            ),
         ),
     ]

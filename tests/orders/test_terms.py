@@ -69,9 +69,7 @@ def live_pin_with_sizes(*, limit: int | None = None, price: str | None = None) -
 
 
 def active_units(buyer: Any) -> int:
-    return sum(
-        Hold.objects.filter(buyer=buyer, status="active").values_list("quantity", flat=True)
-    )
+    return sum(Hold.objects.filter(buyer=buyer, status="active").values_list("quantity", flat=True))
 
 
 # --------------------------------------------------------------------------- the limit
@@ -98,9 +96,7 @@ def test_a_buyer_waiting_for_two_variants_is_offered_only_up_to_the_limit(client
 
 
 def test_a_buyer_who_bought_after_a_restock_is_passed_over_for_the_next_in_line(client_for):
-    pin = PinFactory(
-        show=ShowFactory(status="live", started_at=timezone.now()), limit_per_buyer=1
-    )
+    pin = PinFactory(show=ShowFactory(status="live", started_at=timezone.now()), limit_per_buyer=1)
     product = pin.product
     variant = variant_of(product)
     host = client_for(pin.show.shop.owner)
