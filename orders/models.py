@@ -295,6 +295,12 @@ class Shipment(models.Model):
     weight_grams = models.PositiveIntegerField(default=0)
     # Sum of the `shipping_fee` of the orders that joined (and were not taken back).
     fee_charged = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    # The parcel's fee for its weight minus `fee_charged`, when an order that carried the
+    # fee left (cancelled, refunded or failed) while others stay: shown to the seller
+    # before shipping; the buyer's next purchase into this parcel pays it.
+    fee_uncollected = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("0")
+    )
     currency = models.CharField(max_length=3)
     carrier = models.CharField(max_length=60, blank=True, default="")
     tracking_number = models.CharField(max_length=100, blank=True, default="")

@@ -459,7 +459,10 @@ def _order_open(
     fee = max(Decimal("0.00"), parcel_fee - shipment.fee_charged)
     shipment.weight_grams += weight
     shipment.fee_charged += fee
-    shipment.save(update_fields=["weight_grams", "fee_charged"])
+    # A purchase that joins a parcel pays whatever the parcel's fee still lacked
+    # (`fee_uncollected`, left by a fee-carrying order that left): nothing is owed now.
+    shipment.fee_uncollected = Decimal("0.00")
+    shipment.save(update_fields=["weight_grams", "fee_charged", "fee_uncollected"])
     subtotal = (hold.unit_price * hold.quantity).quantize(CENT)
     order = Order.objects.create(
         buyer_id=hold.buyer_id,
@@ -504,7 +507,13 @@ def _shipment_for_update(*, buyer_id: int, shop_id: int, show_id: int) -> Shipme
 
 
 def _shipment_remove(*, order: Order) -> None:
-    """Take a not-yet-shipped order back out of its parcel (weight and its fee)."""
+    """Take a not-yet-shipped order back out of its parcel (weight and its fee).
+
+    The order's own fee goes with it (a cancelled or refunded order is refunded in full,
+    a failed one never paid). When it carried the parcel's fee and other orders stay, the
+    parcel's fee for what is left is then not (fully) collected: `fee_uncollected` says
+    how much, and the seller sees it on the shipment before shipping; the buyer's next
+    purchase into the same parcel pays it (docs/checkout.md, "Bundled shipping")."""
     if order.shipment_id is None:
         return
     shipment = Shipment.objects.select_for_update().get(pk=order.shipment_id)
@@ -513,7 +522,9 @@ def _shipment_remove(*, order: Order) -> None:
     weight = variant_weight_grams(variant=order.variant) * order.quantity
     shipment.weight_grams = max(0, shipment.weight_grams - weight)
     shipment.fee_charged = max(Decimal("0.00"), shipment.fee_charged - order.shipping_fee)
-    shipment.save(update_fields=["weight_grams", "fee_charged"])
+    due = shipping_fee_for_weight(shop_id=shipment.shop_id, weight_grams=shipment.weight_grams)
+    shipment.fee_uncollected = max(Decimal("0.00"), due - shipment.fee_charged)
+    shipment.save(update_fields=["weight_grams", "fee_charged", "fee_uncollected"])
 
 
 # --------------------------------------------------------------------------- payment
