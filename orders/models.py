@@ -298,9 +298,7 @@ class Shipment(models.Model):
     # The parcel's fee for its weight minus `fee_charged`, when an order that carried the
     # fee left (cancelled, refunded or failed) while others stay: shown to the seller
     # before shipping; the buyer's next purchase into this parcel pays it.
-    fee_uncollected = models.DecimalField(
-        max_digits=10, decimal_places=2, default=Decimal("0")
-    )
+    fee_uncollected = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(max_length=3)
     carrier = models.CharField(max_length=60, blank=True, default="")
     tracking_number = models.CharField(max_length=100, blank=True, default="")

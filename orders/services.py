@@ -58,6 +58,7 @@ from orders.terms import (
     BuyerBusy,
     buy_terms,
     buyer_limit_room,
+    check_currency,
     limit_exceeded,
     sale_terms,
 )
@@ -452,6 +453,11 @@ def _order_open(
     variant = hold.variant
     shop_id = variant.shop_id
     shipment = _shipment_for_update(buyer_id=hold.buyer_id, shop_id=shop_id, show_id=hold.show_id)
+    if hold.currency != shipment.currency:  # never add amounts of two currencies
+        raise InvalidState(
+            f"This hold is priced in {hold.currency}; the shop ships in {shipment.currency}.",
+            details={"currency": hold.currency, "shop_currency": shipment.currency},
+        )
     weight = variant_weight_grams(variant=variant) * hold.quantity
     parcel_fee = shipping_fee_for_weight(
         shop_id=shop_id, weight_grams=shipment.weight_grams + weight
@@ -868,6 +874,7 @@ def waitlist_join(
     key = {"show": offer.show, "variant": offer.variant, "buyer_id": buyer.pk}
     with transaction.atomic():
         terms = sale_terms(show_id=show_id, product_id=offer.product.pk, variant=offer.variant)
+        check_currency(terms=terms, variant=offer.variant)
         room = buyer_limit_room(
             buyer_id=buyer.pk,
             show_id=offer.show.pk,

@@ -40,7 +40,12 @@ from streams.models import Pin, Show
 # that committed while this waited is seen by the next statement (READ COMMITTED takes a
 # fresh snapshot per statement; that is why the pin is read in a statement of its own).
 # Inserting the hold takes the same lock anyway (its foreign key to the show).
-_LOCK_SHOW = "SELECT status FROM streams_show WHERE id = %s FOR KEY SHARE"
+_LOCK_SHOW = """
+SELECT show.status, shop.currency
+FROM streams_show AS show JOIN catalog_shop AS shop ON shop.id = show.shop_id
+WHERE show.id = %s
+FOR KEY SHARE OF show
+"""
 # The buyer row, which serialises one buyer's hold-creating transactions (lock order:
 # buyer row first, see orders/services.py).
 _LOCK_BUYER = "SELECT 1 FROM {table} WHERE id = %s FOR NO KEY UPDATE"
@@ -51,6 +56,7 @@ class SaleTerms:
     """The rule in force for one product of one show, read under the show's row lock."""
 
     show_status: str
+    currency: str  # the shop's: the only currency it sells in
     pinned: bool  # the product is the live show's current pin
     unit_price: Decimal
     limit_per_buyer: int | None
@@ -62,7 +68,7 @@ def sale_terms(*, show_id: int, product_id: int, variant: Variant) -> SaleTerms:
     so the rule cannot change before that transaction commits."""
     with connection.cursor() as cursor:
         cursor.execute(_LOCK_SHOW, [show_id])
-        (status,) = cursor.fetchone()
+        status, currency = cursor.fetchone()
     if status == Show.Status.LIVE:
         pin = (
             Pin.objects.filter(show_id=show_id, unpinned_at__isnull=True)
@@ -72,7 +78,11 @@ def sale_terms(*, show_id: int, product_id: int, variant: Variant) -> SaleTerms:
         if pin is not None and pin[0] == product_id:
             price = pin[1] if pin[1] is not None else variant.effective_price
             return SaleTerms(
-                show_status=status, pinned=True, unit_price=price, limit_per_buyer=pin[2]
+                show_status=status,
+                currency=currency,
+                pinned=True,
+                unit_price=price,
+                limit_per_buyer=pin[2],
             )
     latest_limit = (
         Pin.objects.filter(show_id=show_id, product_id=product_id)
@@ -82,6 +92,7 @@ def sale_terms(*, show_id: int, product_id: int, variant: Variant) -> SaleTerms:
     )
     return SaleTerms(
         show_status=status,
+        currency=currency,
         pinned=False,
         unit_price=variant.effective_price,
         limit_per_buyer=latest_limit,
@@ -97,7 +108,22 @@ def buy_terms(*, show_id: int, product_id: int, variant: Variant) -> SaleTerms:
         raise ApiError("not_pinned", "This product is not pinned right now.", status=409)
     if terms.show_status not in (Show.Status.LIVE, Show.Status.ENDED):
         raise ApiError("show_not_live", "This show is not on sale.", status=409)
+    check_currency(terms=terms, variant=variant)
     return terms
+
+
+def check_currency(*, terms: SaleTerms, variant: Variant) -> None:
+    """409 invalid_state for a product priced in another currency than its shop's (one
+    saved before shops were held to one currency): it is not sold until the seller
+    fixes its price, so no order adds its price to a fee in the shop's currency."""
+    currency = variant.product.currency
+    if currency != terms.currency:
+        raise ApiError(
+            "invalid_state",
+            f"This product is priced in {currency} but the shop sells in {terms.currency}.",
+            status=409,
+            details={"currency": currency, "shop_currency": terms.currency},
+        )
 
 
 def units_taken(*, buyer_id: int, show_id: int, product_id: int, now: datetime) -> int:

@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0002_waitlist_at_limit'),
+        ("orders", "0002_waitlist_at_limit"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='shipment',
-            name='fee_uncollected',
-            field=models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=10),
+            model_name="shipment",
+            name="fee_uncollected",
+            field=models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=10),
         ),
     ]

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from catalog.models import Variant
+from catalog.models import Product, Variant
 from orders.api import BuyIpThrottle, BuyUserThrottle
 from orders.models import Hold, Order
 from streams.models import Pin
@@ -321,3 +321,18 @@ def test_an_archived_product_is_no_longer_for_sale(client_for, user, live_pin):
     product_delete(product=pin.product)
     assert_error(buy(client_for(user), pin), 409, "not_pinned")
     assert stock(pin.product) == (10, 0)
+
+
+def test_a_product_priced_in_another_currency_than_its_shop_is_not_sold(client_for, user, one_tap):
+    """A product saved in EUR before shops were held to one currency, in a shop that
+    ships in USD: its price is never added to a USD fee (issue 9)."""
+    one_tap(user)
+    show = ShowFactory(status="live", started_at=timezone.now())
+    pin = PinFactory(show=show, product=ProductFactory(shop=show.shop))
+    Product.objects.filter(pk=pin.product_id).update(currency="EUR")
+
+    err = assert_error(buy(client_for(user), pin), 409, "invalid_state")
+
+    assert err["details"] == {"currency": "EUR", "shop_currency": "USD"}
+    assert stock(pin.product) == (10, 0)
+    assert not Order.objects.exists()
