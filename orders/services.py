@@ -110,20 +110,21 @@ def _enqueue_capture(order_id: int) -> None:
 
 @dataclass(frozen=True)
 class Offer:
-    """What a show sells of one product right now: price and per-buyer limit."""
+    """A checked request: the show, product and variant asked for. `limit_per_buyer` is
+    the live pin's limit as read by the early checks, for a fast refusal only; the price
+    and the limit that count are read in the buy's transaction (`orders.terms`)."""
 
     show: Show
     product: Product
     variant: Variant
-    unit_price: Decimal
     limit_per_buyer: int | None
 
 
 def _resolve_offer(*, show_id: int, product_id: int, variant_id: int | None) -> Offer:
     """The checks shared by buy and waitlist: 404 show, 409 show_not_live / not_pinned,
-    400 variant_required / invalid. A live show sells its current pin (at the pin's price,
-    within its limit); an ended show (the shoppable replay) sells anything pinned in it at
-    list price; a scheduled show and a rehearsal sell nothing.
+    400 variant_required / invalid. A live show sells its current pin; an ended show (the
+    shoppable replay) sells anything pinned in it; a scheduled show and a rehearsal sell
+    nothing. At what price and within which limit is `orders.terms`' to say.
 
     The hot path (a live show selling its current pin) reads the pin with its show and
     product in one query, then the product's variants (with their stock) in one more;
@@ -145,7 +146,6 @@ def _resolve_offer(*, show_id: int, product_id: int, variant_id: int | None) -> 
             show=pin.show,
             product=pin.product,
             variant=variant,
-            unit_price=pin.price if pin.price is not None else variant.effective_price,
             limit_per_buyer=pin.limit_per_buyer,
         )
     show = Show.objects.filter(pk=show_id).first()
@@ -162,20 +162,16 @@ def _resolve_offer(*, show_id: int, product_id: int, variant_id: int | None) -> 
         raise Invalid("No such product.", details={"product": ["No such product."]})
     if not product.is_active:  # archived by the seller: history stays, sales stop
         raise ApiError("not_pinned", "This product is no longer for sale.", status=409)
-    pin_price: Decimal | None = None
     limit: int | None = None
     if show.status == Show.Status.LIVE:
         pin = Pin.objects.filter(show=show, unpinned_at__isnull=True).first()
         if pin is None or pin.product_id != product.pk:
             raise ApiError("not_pinned", "This product is not pinned right now.", status=409)
-        pin_price, limit = pin.price, pin.limit_per_buyer
+        limit = pin.limit_per_buyer
     elif not Pin.objects.filter(show=show, product=product).exists():
         raise ApiError("not_pinned", "This product was not shown in this show.", status=409)
     variant = _resolve_variant(product=product, variant_id=variant_id)
-    price = pin_price if pin_price is not None else variant.effective_price
-    return Offer(
-        show=show, product=product, variant=variant, unit_price=price, limit_per_buyer=limit
-    )
+    return Offer(show=show, product=product, variant=variant, limit_per_buyer=limit)
 
 
 def _resolve_variant(*, product: Product, variant_id: int | None) -> Variant:
