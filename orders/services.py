@@ -9,9 +9,13 @@ Concurrency rules for this module (after Zulip's database-concurrency notes):
   only the transaction whose UPDATE matched releases (or sells) the units.
 - An order changes status only while its row is locked (`select_for_update`), and
   checks the status it found first, so concurrent tasks and requests agree.
-- Lock order, in every transaction: buyer row (only to serialise one buyer's buys under
-  a per-buyer limit) → Order → Hold → Shipment → Variant → WaitlistEntry. Never wait on
-  an earlier kind while holding a later one, so no two transactions can deadlock.
+- Lock order, in every transaction: show row (FOR KEY SHARE, `orders.terms`) → buyer row
+  (only to serialise one buyer's holds under a per-buyer limit) → Order → Hold → Shipment
+  → Variant → WaitlistEntry. Never wait on an earlier kind while holding a later one, so
+  no two transactions can deadlock. Two deliberate exceptions, both safe: a waitlist offer
+  made while releasing units takes the show row late, but the only conflicting holders
+  (pin, unpin, start, end: FOR UPDATE) never wait on a checkout row; and it takes the
+  offered buyer's row with SKIP LOCKED, never waiting (the buyer keeps their place).
 - Transactions are short; the payment provider is never called while holding a lock.
 - Events are emitted inside the transaction and delivered after commit
   (`streams.events`), so nobody hears about a change that rolled back.
