@@ -4,10 +4,13 @@ it is made; a buy reads the pin's price and limit inside its own transaction."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from orders import services
@@ -245,3 +248,34 @@ def test_a_buy_racing_the_show_end_pays_the_replay_price(
     r = buy(client_for(UserFactory()), pin)
     assert r.status_code == 201, r.content
     assert r.json()["hold"]["unit_price"] == "19.99"
+
+
+@contextlib.contextmanager
+def purchase_in_progress(user: Any) -> Iterator[None]:
+    """Another database session in the middle of a purchase by `user`: it holds the buyer
+    row lock that every limited hold-creating transaction takes first."""
+    import psycopg
+
+    other = psycopg.connect(**connection.get_connection_params())
+    try:
+        other.execute("SELECT 1 FROM auth_user WHERE id = %s FOR NO KEY UPDATE", [user.pk])
+        yield
+    finally:
+        other.close()  # rolls back, releasing the lock
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_offer_never_waits_for_a_buyer_mid_purchase_who_keeps_their_place(client_for, live_pin):
+    pin = live_pin(stock=1, limit=1)
+    holder = client_for(UserFactory())
+    hold = buy(holder, pin).json()["hold"]
+    busy, after = UserFactory(), UserFactory()
+    for u in (busy, after):
+        assert join(client_for(u), pin).status_code == 201
+
+    with purchase_in_progress(busy):
+        assert holder.post(f"/api/v1/holds/{hold['id']}/cancel/").status_code == 200
+
+    assert WaitlistEntry.objects.get(buyer=busy).status == "waiting"
+    assert WaitlistEntry.objects.get(buyer=after).status == "offered"
+    assert stock(pin.product) == (1, 1)
