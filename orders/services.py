@@ -61,9 +61,9 @@ from orders.serializers import hold_data, order_data
 from orders.terms import (
     BuyerBusy,
     buy_terms,
+    buyer_limit_check,
     buyer_limit_room,
     check_currency,
-    limit_exceeded,
     sale_terms,
 )
 from streams.events import emit_show_event, emit_user_event
@@ -255,16 +255,14 @@ def hold_create(
         # The price and limit in force now, read under the show's lock (a re-pin or the
         # show's end racing this buy is either seen here or waits for this commit).
         terms = buy_terms(show_id=offer.show.pk, product_id=offer.product.pk, variant=variant)
-        room = buyer_limit_room(
+        buyer_limit_check(
             buyer_id=buyer.pk,
             show_id=offer.show.pk,
             product_id=offer.product.pk,
-            limit=terms.limit_per_buyer,
+            terms=terms,
+            quantity=quantity,
             now=now,
         )
-        if room is not None and quantity > room:
-            assert terms.limit_per_buyer is not None
-            raise limit_exceeded(limit=terms.limit_per_buyer, room=room)
         hold = Hold.objects.create(
             buyer_id=buyer.pk,
             show=offer.show,
@@ -875,16 +873,14 @@ def waitlist_join(
     with transaction.atomic():
         terms = sale_terms(show_id=show_id, product_id=offer.product.pk, variant=offer.variant)
         check_currency(terms=terms, variant=offer.variant)
-        room = buyer_limit_room(
+        buyer_limit_check(
             buyer_id=buyer.pk,
             show_id=offer.show.pk,
             product_id=offer.product.pk,
-            limit=terms.limit_per_buyer,
+            terms=terms,
+            quantity=1,
             now=now,
         )
-        if room is not None and room < 1:
-            assert terms.limit_per_buyer is not None
-            raise limit_exceeded(limit=terms.limit_per_buyer, room=room)
         entry = WaitlistEntry.objects.filter(**key, status=WaitlistEntry.Status.WAITING).first()
         if entry is not None:
             return entry

@@ -1,8 +1,9 @@
 """What a show sells a product for right now: its price and the buyer's per-buyer limit.
 
 One owner per rule (docs/STYLE 10). Every path that creates a hold reads its price with
-`sale_terms` and checks the buyer's limit with `buyer_limit_room`, inside the
-transaction that inserts the hold:
+`sale_terms` and checks the buyer's limit with `buyer_limit_room` (through
+`buyer_limit_check` where the buyer asked and gets a 409), inside the transaction that
+inserts the hold:
 
 - a direct buy in a live show and a replay purchase (`services.hold_create`);
 - a waitlist offer (`services._waitlist_offer`);
@@ -171,11 +172,19 @@ def buyer_limit_room(
     return max(0, limit - taken)
 
 
-def limit_exceeded(*, limit: int, room: int) -> ApiError:
-    """409 limit_exceeded for a buyer with `room` units left under `limit`."""
-    return ApiError(
-        "limit_exceeded",
-        f"At most {limit} per buyer for this product; you have {limit - room}.",
-        status=409,
-        details={"limit_per_buyer": limit, "remaining": room},
+def buyer_limit_check(
+    *, buyer_id: int, show_id: int, product_id: int, terms: SaleTerms, quantity: int, now: datetime
+) -> None:
+    """`buyer_limit_room` for a request the buyer makes (a buy, joining a waitlist):
+    409 limit_exceeded when `quantity` more units would pass the limit."""
+    limit = terms.limit_per_buyer
+    room = buyer_limit_room(
+        buyer_id=buyer_id, show_id=show_id, product_id=product_id, limit=limit, now=now
     )
+    if limit is not None and room is not None and quantity > room:
+        raise ApiError(
+            "limit_exceeded",
+            f"At most {limit} per buyer for this product; you have {limit - room}.",
+            status=409,
+            details={"limit_per_buyer": limit, "remaining": room},
+        )
