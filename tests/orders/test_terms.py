@@ -119,22 +119,23 @@ def test_a_buyer_who_bought_after_a_restock_is_passed_over_for_the_next_in_line(
     assert stock(product) == (2, 2)
 
 
-def test_the_pin_limit_follows_the_product_into_the_replay(client_for, live_pin):
-    pin = live_pin(stock=5, limit=1)
+def _bought_live_then_replay(client_for: Any, live_pin: Any, stock: int) -> tuple[Any, Any]:
+    """A buyer took the whole limit (1) live; then the show ended."""
+    pin = live_pin(stock=stock, limit=1)
     buyer = client_for(UserFactory())
     assert buy(buyer, pin).status_code == 201
     end_show(client_for(pin.show.shop.owner), pin)
+    return pin, buyer
 
+
+def test_the_pin_limit_follows_the_product_into_the_replay(client_for, live_pin):
+    pin, buyer = _bought_live_then_replay(client_for, live_pin, stock=5)
     assert_error(buy(buyer, pin), 409, "limit_exceeded")
     assert stock(pin.product) == (5, 1)
 
 
 def test_a_replay_buyer_at_the_limit_cannot_join_the_waitlist(client_for, live_pin):
-    pin = live_pin(stock=1, limit=1)
-    buyer = client_for(UserFactory())
-    assert buy(buyer, pin).status_code == 201
-    end_show(client_for(pin.show.shop.owner), pin)
-
+    pin, buyer = _bought_live_then_replay(client_for, live_pin, stock=1)
     assert_error(join(buyer, pin), 409, "limit_exceeded")
 
 
