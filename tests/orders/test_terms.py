@@ -5,6 +5,8 @@ it is made; a buy reads the pin's price and limit inside its own transaction."""
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -280,3 +282,77 @@ def test_an_offer_never_waits_for_a_buyer_mid_purchase_who_keeps_their_place(cli
     assert WaitlistEntry.objects.get(buyer=busy).status == "waiting"
     assert WaitlistEntry.objects.get(buyer=after).status == "offered"
     assert stock(pin.product) == (1, 1)
+
+
+def _backends_waiting_for_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_repin_waits_for_a_buy_that_read_the_rule_until_it_commits(
+    live_pin, monkeypatch: pytest.MonkeyPatch
+):
+    """Real concurrency: a buy has read the price in its transaction (show row locked)
+    when the host re-pins at 99.00. The re-pin waits for the buy's commit, so the buy's
+    0.01 was the rule in force when it committed, and the new price applies after."""
+    pin = live_pin(stock=5, price="0.01")
+    host, buyer = pin.show.shop.owner, UserFactory()
+    rule_read, go_on = threading.Event(), threading.Event()
+    original = services.buyer_limit_check
+
+    def pausing(**kwargs: Any) -> None:
+        rule_read.set()
+        go_on.wait(60)
+        original(**kwargs)
+
+    monkeypatch.setattr(services, "buyer_limit_check", pausing)
+    outcome: dict[str, Any] = {}
+
+    def run(name: str, fn: Any) -> None:
+        try:
+            outcome[name] = fn()
+        finally:
+            connection.close()
+
+    buying = threading.Thread(
+        target=run,
+        args=(
+            "buy",
+            lambda: services.hold_create(
+                buyer=buyer, show_id=pin.show_id, product_id=pin.product_id
+            ),
+        ),
+    )
+    repinning = threading.Thread(
+        target=run,
+        args=(
+            "pin",
+            lambda: streams_services.pin_product(
+                user=host, show_id=pin.show_id, product_id=pin.product_id, price=Decimal("99.00")
+            ),
+        ),
+    )
+    buying.start()
+    assert rule_read.wait(60)
+    repinning.start()
+    try:
+        deadline = time.monotonic() + 60
+        while (
+            _backends_waiting_for_a_lock() == 0
+            and repinning.is_alive()
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        assert repinning.is_alive(), "the re-pin did not wait for the buy's transaction"
+    finally:
+        go_on.set()
+        buying.join(60)
+        repinning.join(60)
+    assert outcome["buy"].hold.unit_price == Decimal("0.01")
+    assert outcome["pin"].price == Decimal("99.00")
+    assert outcome["pin"].pinned_at >= outcome["buy"].hold.created_at
