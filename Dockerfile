@@ -19,6 +19,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY . .
 RUN pip install --no-deps . \
     && DEBUG=0 SECRET_KEY=collectstatic-only-not-a-real-secret-0123456789abcdefghij \
+       PAYMENT_SANDBOX_ALLOWED=1 \
        python manage.py collectstatic --noinput \
     && mkdir -p .devdata \
     && chown -R app:app .devdata

@@ -19,8 +19,9 @@ MIGRATE_CMD := python manage.py migrate --noinput
 export PATH := $(abspath $(BIN)):$(PATH)
 DEVSERVICES := python scripts/devservices.py run
 TEST_DEVSERVICES := python scripts/devservices.py run --test
-# A production-like environment for `check --deploy` (a fresh random key each time).
-DEPLOY_ENV = DEBUG=0 ALLOWED_HOSTS=example.com \
+# A production-like environment for `check --deploy` (a fresh random key each time). The
+# sandbox is the only payment provider shipped, so it is allowed here explicitly.
+DEPLOY_ENV = DEBUG=0 ALLOWED_HOSTS=example.com PAYMENT_SANDBOX_ALLOWED=1 \
 	SECRET_KEY="$$(python -c 'import secrets; print(secrets.token_urlsafe(64))')"
 
 .PHONY: help install run test lint fmt check check-deploy check-migrations check-compose \

@@ -26,6 +26,11 @@ class ShopAdmin(admin.ModelAdmin):
     raw_id_fields = ("owner",)
     inlines = [ShopStaffInline]
 
+    def get_readonly_fields(self, request: Any, obj: Shop | None = None) -> tuple[str, ...]:
+        # A shop sells in one currency, chosen at creation: changing it would leave its
+        # products, fee table and parcels priced in the old one (docs/checkout.md).
+        return ("currency",) if obj is not None else ()
+
 
 class VariantInline(admin.TabularInline):
     model = Variant

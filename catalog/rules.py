@@ -31,6 +31,16 @@ HANDLE_RE = re.compile(r"^[-a-zA-Z0-9_]{1,120}$")
 _OPTION_FORBIDDEN = re.compile(r"[=;\x00-\x1f\x7f]")
 
 
+def currency_errors(currency: str, *, shop_currency: str) -> list[str]:
+    """Errors for a product's currency in a shop: a shop sells in its one currency, so no
+    total (an order, a parcel's shipping fee) ever adds amounts of two currencies."""
+    if not CURRENCY_RE.match(currency):
+        return ["Use 3 capital letters (ISO 4217)."]
+    if currency != shop_currency:
+        return [f"This shop sells in {shop_currency}; price its products in {shop_currency}."]
+    return []
+
+
 def option_token_errors(token: str, *, what: str, max_length: int) -> list[str]:
     """Errors for one option name or value."""
     if not token:

@@ -153,8 +153,8 @@ def product_create(
     elif variant_errors := rules.variant_set_errors(options, [v.__dict__ for v in variants]):
         errors["variants"] = variant_errors
     currency = currency or shop.currency
-    if not rules.CURRENCY_RE.match(currency):
-        errors["currency"] = ["Use 3 capital letters (ISO 4217)."]
+    if currency_errors := rules.currency_errors(currency, shop_currency=shop.currency):
+        errors["currency"] = currency_errors
     if errors:
         raise Invalid("The product is not valid.", details=errors)
     skus = [v.sku for v in variants]
@@ -264,8 +264,12 @@ def product_update(
             )
             continue
         variant_changes.setdefault(variant_id, {}).update(change)
-    if "currency" in data and not rules.CURRENCY_RE.match(data["currency"]):
-        errors["currency"] = ["Use 3 capital letters (ISO 4217)."]
+    if "currency" in data and (
+        currency_errors := rules.currency_errors(
+            data["currency"], shop_currency=product.shop.currency
+        )
+    ):
+        errors["currency"] = currency_errors
     new_skus = [c["sku"] for c in variant_changes.values() if "sku" in c]
     if len(set(new_skus)) != len(new_skus):
         errors.setdefault("variants", []).append("Two variants cannot share a SKU.")
@@ -652,6 +656,12 @@ def _import_plan(
         title = pick("title") or first.title
         description = pick("description")
         currency = pick("currency") or None
+        for r in group:
+            if r.currency and (
+                bad := rules.currency_errors(r.currency, shop_currency=shop.currency)
+            ):
+                for message in bad:
+                    fail(r.row, "currency", message)
         image_url = pick("image_url")
 
         is_new = product is None

@@ -203,16 +203,25 @@ WS_DIRECT_WRITE: bool = env.bool("WS_DIRECT_WRITE", default=True)
 IDEMPOTENCY_TTL_SECONDS: int = 24 * 3600
 
 # Checkout and payments (orders app; docs/checkout.md, docs/celery.md).
-PAYMENT_PROVIDER: str = env.str(
-    "PAYMENT_PROVIDER", default="orders.payments.sandbox.SandboxProvider"
-)
+SANDBOX_PAYMENT_PROVIDER = "orders.payments.sandbox.SandboxProvider"
+PAYMENT_PROVIDER: str = env.str("PAYMENT_PROVIDER", default=SANDBOX_PAYMENT_PROVIDER)
+# The sandbox takes no money: with DEBUG off, every process refuses to start with it
+# unless a deployment says so explicitly (a demo or a staging stack).
+PAYMENT_SANDBOX_ALLOWED: bool = env.bool("PAYMENT_SANDBOX_ALLOWED", default=DEBUG or TESTING)
+if PAYMENT_PROVIDER == SANDBOX_PAYMENT_PROVIDER and not PAYMENT_SANDBOX_ALLOWED:
+    raise environ.ImproperlyConfigured(
+        "PAYMENT_PROVIDER is the sandbox, which takes no money, and DEBUG is off: configure "
+        "a real provider, or set PAYMENT_SANDBOX_ALLOWED=true for a demo or test deployment"
+    )
 PAYMENT_MAX_ATTEMPTS: int = env.int("PAYMENT_MAX_ATTEMPTS", default=4)
 PAYMENT_RETRY_BACKOFF_SECONDS: float = env.float("PAYMENT_RETRY_BACKOFF_SECONDS", default=1.0)
 PAYMENT_RETRY_BACKOFF_MAX_SECONDS: float = env.float(
     "PAYMENT_RETRY_BACKOFF_MAX_SECONDS", default=8.0
 )
-# A `started` capture attempt older than this is dead: CELERY_TASK_TIME_LIMIT kills a task
-# sooner, so this must stay above it.
+# A running capture holds its order's advisory lock (orders/payment_lock.py), which is how a
+# dead attempt is recognised at once. Last resort only: a `started` attempt older than this
+# is superseded even if its lock is still held (a wedged session); keep it above
+# CELERY_TASK_TIME_LIMIT, which kills a task sooner.
 PAYMENT_ATTEMPT_STALE_SECONDS: int = env.int("PAYMENT_ATTEMPT_STALE_SECONDS", default=90)
 # An order quiet in pending_payment this long has lost its task; the sweep re-queues it.
 PAYMENT_STUCK_SECONDS: int = env.int("PAYMENT_STUCK_SECONDS", default=15)

@@ -295,6 +295,10 @@ class Shipment(models.Model):
     weight_grams = models.PositiveIntegerField(default=0)
     # Sum of the `shipping_fee` of the orders that joined (and were not taken back).
     fee_charged = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    # The parcel's fee for its weight minus `fee_charged`, when an order that carried the
+    # fee left (cancelled, refunded or failed) while others stay: shown to the seller
+    # before shipping; the buyer's next purchase into this parcel pays it.
+    fee_uncollected = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(max_length=3)
     carrier = models.CharField(max_length=60, blank=True, default="")
     tracking_number = models.CharField(max_length=100, blank=True, default="")
@@ -324,6 +328,8 @@ class WaitlistEntry(models.Model):
         WAITING = "waiting"
         OFFERED = "offered"
         LEFT = "left"
+        # Passed over when its turn came: the buyer already held their per-buyer limit.
+        AT_LIMIT = "at_limit"
 
     show = models.ForeignKey(Show, on_delete=models.CASCADE, related_name="waitlist")
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")

@@ -24,6 +24,7 @@ from orders.models import (
     Shipment,
     ShippingRate,
 )
+from orders.payment_lock import held_capture_locks
 from streams.models import Pin, Show
 
 # Used when a shop has no `ShippingRate` rows: (max grams or None for "heavier", fee).
@@ -172,23 +173,31 @@ def shipments_for_shop(*, shop: Shop) -> QuerySet[Shipment]:
 
 
 def orders_stuck_in_payment(*, limit: int = 200) -> list[int]:
-    """Orders in `pending_payment` with nothing happening for `PAYMENT_STUCK_SECONDS`: no
-    attempt running (a `started` attempt older than `PAYMENT_ATTEMPT_STALE_SECONDS` is
-    dead: the worker's hard time limit is shorter) and none finished recently (a retry
-    with backoff is due). Their capture task was lost; the sweep enqueues it again."""
+    """Orders in `pending_payment` whose capture is not running and must be queued again:
+
+    - a `started` attempt whose capture lock is free died with its worker
+      (`orders.payment_lock`): found at once, no waiting for an age;
+    - nothing happening for `PAYMENT_STUCK_SECONDS` (no attempt, or none finished
+      recently, which would mean a retry with backoff is due): their task was lost.
+
+    An order whose capture lock is held has an attempt running: never listed."""
     now = clock.now()
     quiet_since = now - timedelta(seconds=settings.PAYMENT_STUCK_SECONDS)
-    alive_since = now - timedelta(seconds=settings.PAYMENT_ATTEMPT_STALE_SECONDS)
-    busy = PaymentAttempt.objects.filter(order=OuterRef("pk")).filter(
-        Q(status=PaymentAttempt.Status.STARTED, started_at__gt=alive_since)
-        | Q(finished_at__gt=quiet_since)
+    started = PaymentAttempt.objects.filter(
+        order=OuterRef("pk"), status=PaymentAttempt.Status.STARTED
     )
-    return list(
-        Order.objects.filter(status=Order.Status.PENDING_PAYMENT, created_at__lt=quiet_since)
-        .filter(~Exists(busy))
+    recent = PaymentAttempt.objects.filter(order=OuterRef("pk"), finished_at__gt=quiet_since)
+    candidates = list(
+        Order.objects.filter(status=Order.Status.PENDING_PAYMENT)
+        .filter(Exists(started) | (Q(created_at__lt=quiet_since) & ~Exists(recent)))
         .order_by("id")
         .values_list("id", flat=True)[:limit]
     )
+    # Read the locks after the attempts: an attempt seen `started` above committed while
+    # holding its lock, so a lock found free now means it died (or just finished, which
+    # the capture task then sees and does nothing).
+    running = held_capture_locks(order_ids=candidates)
+    return [order_id for order_id in candidates if order_id not in running]
 
 
 def holds_due_for_expiry(*, variant_id: int | None = None, limit: int = 500) -> list[int]:

@@ -95,6 +95,7 @@ class ShipmentOutput(serializers.ModelSerializer):
             "status",
             "weight_grams",
             "fee_charged",
+            "fee_uncollected",
             "currency",
             "carrier",
             "tracking_number",

@@ -9,9 +9,13 @@ Concurrency rules for this module (after Zulip's database-concurrency notes):
   only the transaction whose UPDATE matched releases (or sells) the units.
 - An order changes status only while its row is locked (`select_for_update`), and
   checks the status it found first, so concurrent tasks and requests agree.
-- Lock order, in every transaction: buyer row (only to serialise one buyer's buys under
-  a per-buyer limit) → Order → Hold → Shipment → Variant → WaitlistEntry. Never wait on
-  an earlier kind while holding a later one, so no two transactions can deadlock.
+- Lock order, in every transaction: show row (FOR KEY SHARE, `orders.terms`) → buyer row
+  (only to serialise one buyer's holds under a per-buyer limit) → Order → Hold → Shipment
+  → Variant → WaitlistEntry. Never wait on an earlier kind while holding a later one, so
+  no two transactions can deadlock. Two deliberate exceptions, both safe: a waitlist offer
+  made while releasing units takes the show row late, but the only conflicting holders
+  (pin, unpin, start, end: FOR UPDATE) never wait on a checkout row; and it takes the
+  offered buyer's row with SKIP LOCKED, never waiting (the buyer keeps their place).
 - Transactions are short; the payment provider is never called while holding a lock.
 - Events are emitted inside the transaction and delivered after commit
   (`streams.events`), so nobody hears about a change that rolled back.
@@ -29,12 +33,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F
 
 from catalog.models import Product, StockAdjustment, Variant
 from catalog.selectors import user_can_manage_shop
 from core.errors import ApiError, Forbidden, Invalid, InvalidState, NotFound
-from orders import clock, inventory
+from orders import clock, inventory, payment_lock
 from orders.models import (
     Address,
     Hold,
@@ -54,6 +58,14 @@ from orders.selectors import (
     variant_weight_grams,
 )
 from orders.serializers import hold_data, order_data
+from orders.terms import (
+    BuyerBusy,
+    buy_terms,
+    buyer_limit_check,
+    buyer_limit_room,
+    check_currency,
+    sale_terms,
+)
 from streams.events import emit_show_event, emit_user_event
 from streams.models import Pin, Show
 
@@ -102,20 +114,21 @@ def _enqueue_capture(order_id: int) -> None:
 
 @dataclass(frozen=True)
 class Offer:
-    """What a show sells of one product right now: price and per-buyer limit."""
+    """A checked request: the show, product and variant asked for. `limit_per_buyer` is
+    the live pin's limit as read by the early checks, for a fast refusal only; the price
+    and the limit that count are read in the buy's transaction (`orders.terms`)."""
 
     show: Show
     product: Product
     variant: Variant
-    unit_price: Decimal
     limit_per_buyer: int | None
 
 
 def _resolve_offer(*, show_id: int, product_id: int, variant_id: int | None) -> Offer:
     """The checks shared by buy and waitlist: 404 show, 409 show_not_live / not_pinned,
-    400 variant_required / invalid. A live show sells its current pin (at the pin's price,
-    within its limit); an ended show (the shoppable replay) sells anything pinned in it at
-    list price; a scheduled show and a rehearsal sell nothing.
+    400 variant_required / invalid. A live show sells its current pin; an ended show (the
+    shoppable replay) sells anything pinned in it; a scheduled show and a rehearsal sell
+    nothing. At what price and within which limit is `orders.terms`' to say.
 
     The hot path (a live show selling its current pin) reads the pin with its show and
     product in one query, then the product's variants (with their stock) in one more;
@@ -137,7 +150,6 @@ def _resolve_offer(*, show_id: int, product_id: int, variant_id: int | None) -> 
             show=pin.show,
             product=pin.product,
             variant=variant,
-            unit_price=pin.price if pin.price is not None else variant.effective_price,
             limit_per_buyer=pin.limit_per_buyer,
         )
     show = Show.objects.filter(pk=show_id).first()
@@ -154,20 +166,16 @@ def _resolve_offer(*, show_id: int, product_id: int, variant_id: int | None) -> 
         raise Invalid("No such product.", details={"product": ["No such product."]})
     if not product.is_active:  # archived by the seller: history stays, sales stop
         raise ApiError("not_pinned", "This product is no longer for sale.", status=409)
-    pin_price: Decimal | None = None
     limit: int | None = None
     if show.status == Show.Status.LIVE:
         pin = Pin.objects.filter(show=show, unpinned_at__isnull=True).first()
         if pin is None or pin.product_id != product.pk:
             raise ApiError("not_pinned", "This product is not pinned right now.", status=409)
-        pin_price, limit = pin.price, pin.limit_per_buyer
+        limit = pin.limit_per_buyer
     elif not Pin.objects.filter(show=show, product=product).exists():
         raise ApiError("not_pinned", "This product was not shown in this show.", status=409)
     variant = _resolve_variant(product=product, variant_id=variant_id)
-    price = pin_price if pin_price is not None else variant.effective_price
-    return Offer(
-        show=show, product=product, variant=variant, unit_price=price, limit_per_buyer=limit
-    )
+    return Offer(show=show, product=product, variant=variant, limit_per_buyer=limit)
 
 
 def _resolve_variant(*, product: Product, variant_id: int | None) -> Variant:
@@ -190,17 +198,6 @@ def _resolve_variant(*, product: Product, variant_id: int | None) -> Variant:
         status=400,
         details={"variant": ["Required for this product."]},
     )
-
-
-def _units_taken(*, buyer_id: int, show_id: int, product_id: int, now: datetime) -> int:
-    """Units that count against the pin's limit: active (not lazily expired) and
-    converted holds of this buyer for this product in this show."""
-    counted = Hold.objects.filter(buyer_id=buyer_id, show_id=show_id, product_id=product_id).filter(
-        Q(status=Hold.Status.CONVERTED)
-        | Q(status=Hold.Status.ACTIVE, order__isnull=False)
-        | Q(status=Hold.Status.ACTIVE, expires_at__gt=now)
-    )
-    return int(counted.aggregate(n=Sum("quantity"))["n"] or 0)
 
 
 def _sold_out() -> ApiError:
@@ -255,25 +252,24 @@ def hold_create(
     now = clock.now()
 
     with transaction.atomic():
-        if limit is not None:
-            # Serialise this buyer's buys so two concurrent taps cannot both pass the limit.
-            get_user_model().objects.select_for_update(no_key=True).filter(pk=buyer.pk).first()
-            taken = _units_taken(
-                buyer_id=buyer.pk, show_id=offer.show.pk, product_id=offer.product.pk, now=now
-            )
-            if taken + quantity > limit:
-                raise ApiError(
-                    "limit_exceeded",
-                    f"At most {limit} per buyer for this product; you have {taken}.",
-                    status=409,
-                )
+        # The price and limit in force now, read under the show's lock (a re-pin or the
+        # show's end racing this buy is either seen here or waits for this commit).
+        terms = buy_terms(show_id=offer.show.pk, product_id=offer.product.pk, variant=variant)
+        buyer_limit_check(
+            buyer_id=buyer.pk,
+            show_id=offer.show.pk,
+            product_id=offer.product.pk,
+            terms=terms,
+            quantity=quantity,
+            now=now,
+        )
         hold = Hold.objects.create(
             buyer_id=buyer.pk,
             show=offer.show,
             product=offer.product,
             variant=variant,
             quantity=quantity,
-            unit_price=offer.unit_price,
+            unit_price=terms.unit_price,
             currency=offer.product.currency,
             expires_at=now + timedelta(seconds=settings.HOLD_TTL_SECONDS),
             created_at=now,
@@ -455,6 +451,11 @@ def _order_open(
     variant = hold.variant
     shop_id = variant.shop_id
     shipment = _shipment_for_update(buyer_id=hold.buyer_id, shop_id=shop_id, show_id=hold.show_id)
+    if hold.currency != shipment.currency:  # never add amounts of two currencies
+        raise InvalidState(
+            f"This hold is priced in {hold.currency}; the shop ships in {shipment.currency}.",
+            details={"currency": hold.currency, "shop_currency": shipment.currency},
+        )
     weight = variant_weight_grams(variant=variant) * hold.quantity
     parcel_fee = shipping_fee_for_weight(
         shop_id=shop_id, weight_grams=shipment.weight_grams + weight
@@ -462,7 +463,10 @@ def _order_open(
     fee = max(Decimal("0.00"), parcel_fee - shipment.fee_charged)
     shipment.weight_grams += weight
     shipment.fee_charged += fee
-    shipment.save(update_fields=["weight_grams", "fee_charged"])
+    # A purchase that joins a parcel pays whatever the parcel's fee still lacked
+    # (`fee_uncollected`, left by a fee-carrying order that left): nothing is owed now.
+    shipment.fee_uncollected = Decimal("0.00")
+    shipment.save(update_fields=["weight_grams", "fee_charged", "fee_uncollected"])
     subtotal = (hold.unit_price * hold.quantity).quantize(CENT)
     order = Order.objects.create(
         buyer_id=hold.buyer_id,
@@ -507,7 +511,13 @@ def _shipment_for_update(*, buyer_id: int, shop_id: int, show_id: int) -> Shipme
 
 
 def _shipment_remove(*, order: Order) -> None:
-    """Take a not-yet-shipped order back out of its parcel (weight and its fee)."""
+    """Take a not-yet-shipped order back out of its parcel (weight and its fee).
+
+    The order's own fee goes with it (a cancelled or refunded order is refunded in full,
+    a failed one never paid). When it carried the parcel's fee and other orders stay, the
+    parcel's fee for what is left is then not (fully) collected: `fee_uncollected` says
+    how much, and the seller sees it on the shipment before shipping; the buyer's next
+    purchase into the same parcel pays it (docs/checkout.md, "Bundled shipping")."""
     if order.shipment_id is None:
         return
     shipment = Shipment.objects.select_for_update().get(pk=order.shipment_id)
@@ -516,7 +526,9 @@ def _shipment_remove(*, order: Order) -> None:
     weight = variant_weight_grams(variant=order.variant) * order.quantity
     shipment.weight_grams = max(0, shipment.weight_grams - weight)
     shipment.fee_charged = max(Decimal("0.00"), shipment.fee_charged - order.shipping_fee)
-    shipment.save(update_fields=["weight_grams", "fee_charged"])
+    due = shipping_fee_for_weight(shop_id=shipment.shop_id, weight_grams=shipment.weight_grams)
+    shipment.fee_uncollected = max(Decimal("0.00"), due - shipment.fee_charged)
+    shipment.save(update_fields=["weight_grams", "fee_charged", "fee_uncollected"])
 
 
 # --------------------------------------------------------------------------- payment
@@ -534,13 +546,23 @@ def order_capture_payment(*, order_id: int) -> CaptureOutcome:
     """Capture an order's payment through the provider; idempotent and safe to run
     concurrently, repeatedly, or after a crash at any point.
 
-    1. Under the order's lock: give up unless `pending_payment`; record a `started`
-       attempt (committed, so a concurrent or recovered run sees it).
-    2. Call the provider with the order's fixed idempotency key (no lock held): however
-       many times this runs, the provider charges once.
-    3. Under the order's lock again: record the result and settle the order once —
+    0. Take the order's capture lock (`orders.payment_lock`, a PostgreSQL advisory lock
+       held by this session for the whole attempt) with try-lock; it is how anyone tells
+       a running attempt from one that died with its worker, at once.
+    1. Under the order's row lock: give up unless `pending_payment`; stay out (`busy`)
+       unless this run holds the capture lock; a `started` attempt found while holding
+       it died with its worker (its session ended, releasing its lock): mark it `lost`.
+       Record a `started` attempt (committed, so a concurrent or recovered run sees it).
+    2. Call the provider with the order's fixed idempotency key (no row lock held):
+       however many times this runs, the provider charges once.
+    3. Under the order's row lock again: record the result and settle the order once —
        paid (hold converted, units sold), or payment_failed (hold released).
     """
+    with payment_lock.capture_lock(order_id=order_id) as locked:
+        return _order_capture(order_id=order_id, locked=locked)
+
+
+def _order_capture(*, order_id: int, locked: bool) -> CaptureOutcome:
     provider = get_provider()
     now = clock.now()
     with transaction.atomic():
@@ -548,15 +570,17 @@ def order_capture_payment(*, order_id: int) -> CaptureOutcome:
         if order is None or order.status != Order.Status.PENDING_PAYMENT:
             return CaptureOutcome.NOTHING
         attempts = PaymentAttempt.objects.filter(order=order)
-        alive_since = now - timedelta(seconds=settings.PAYMENT_ATTEMPT_STALE_SECONDS)
-        if attempts.filter(
-            status=PaymentAttempt.Status.STARTED, started_at__gt=alive_since
-        ).exists():
-            return CaptureOutcome.BUSY
-        # Older `started` attempts died with their worker (hard time limit < stale age).
-        attempts.filter(status=PaymentAttempt.Status.STARTED).update(
-            status=PaymentAttempt.Status.ERROR, error_code="lost", finished_at=now
-        )
+        started = attempts.filter(status=PaymentAttempt.Status.STARTED)
+        if not locked:
+            # Another session holds the capture lock: its attempt is alive (or it is
+            # just finishing). Last resort only: a `started` attempt older than
+            # PAYMENT_ATTEMPT_STALE_SECONDS whose lock is still held belongs to a wedged
+            # session; go ahead (the idempotency key keeps the charge single).
+            alive_since = now - timedelta(seconds=settings.PAYMENT_ATTEMPT_STALE_SECONDS)
+            if not started.exists() or started.filter(started_at__gt=alive_since).exists():
+                return CaptureOutcome.BUSY
+        # A `started` attempt whose lock was free died with its worker.
+        started.update(status=PaymentAttempt.Status.ERROR, error_code="lost", finished_at=now)
         attempt = PaymentAttempt.objects.create(
             order=order,
             number=attempts.count() + 1,
@@ -842,20 +866,21 @@ def waitlist_join(
 ) -> WaitlistEntry:
     """Queue the buyer for one unit of the variant; if units are free right now the offer
     comes at once. Joining again while waiting returns the same entry. Same checks as
-    buy; a buyer already at the pin's limit gets 409 limit_exceeded."""
+    buy; a buyer already at the product's per-buyer limit gets 409 limit_exceeded."""
     offer = _resolve_offer(show_id=show_id, product_id=product_id, variant_id=variant_id)
     now = clock.now()
-    limit = offer.limit_per_buyer
-    if limit is not None:
-        taken = _units_taken(
-            buyer_id=buyer.pk, show_id=offer.show.pk, product_id=offer.product.pk, now=now
-        )
-        if taken >= limit:
-            raise ApiError(
-                "limit_exceeded", f"At most {limit} per buyer for this product.", status=409
-            )
     key = {"show": offer.show, "variant": offer.variant, "buyer_id": buyer.pk}
     with transaction.atomic():
+        terms = sale_terms(show_id=show_id, product_id=offer.product.pk, variant=offer.variant)
+        check_currency(terms=terms, variant=offer.variant)
+        buyer_limit_check(
+            buyer_id=buyer.pk,
+            show_id=offer.show.pk,
+            product_id=offer.product.pk,
+            terms=terms,
+            quantity=1,
+            now=now,
+        )
         entry = WaitlistEntry.objects.filter(**key, status=WaitlistEntry.Status.WAITING).first()
         if entry is not None:
             return entry
@@ -864,7 +889,7 @@ def waitlist_join(
                 entry = WaitlistEntry.objects.create(
                     **key,
                     product=offer.product,
-                    unit_price=offer.unit_price,
+                    unit_price=terms.unit_price,
                     currency=offer.product.currency,
                     created_at=now,
                 )
@@ -881,29 +906,61 @@ def _waitlist_offer(*, variant_id: int, now: datetime) -> tuple[int, int | None]
     """Offer free units of the variant to waiting buyers, one unit each, in join order.
     Each offer is a hold of its own expiring after `WAITLIST_OFFER_SECONDS`, pushed to
     its buyer. Returns (offers made, units available afterwards or None if none made).
-    Entries locked by a concurrent offerer are skipped, never waited for."""
+
+    An offer follows the rules of a buy made at this moment (`orders.terms`): it is
+    priced now (`sale_terms`: the current pin's price if the product is still pinned in
+    the live show, else list price), and it respects the buyer's per-buyer limit
+    (`buyer_limit_room`). A buyer already at the limit is passed over and their entry
+    ends (`at_limit`): the unit goes to the next in line. A buyer whose row is locked by
+    their own purchase in progress keeps their place for the next release. Entries
+    locked by a concurrent offerer are skipped, never waited for."""
     made, available = 0, None
     expires_at = now + timedelta(seconds=settings.WAITLIST_OFFER_SECONDS)
+    variant: Variant | None = None
+    reserved = False  # a unit reserved for an entry that turned out not to take it
+    passed: list[int] = []
     for _ in range(MAX_OFFERS_PER_RELEASE):
         entry = (
             WaitlistEntry.objects.select_for_update(skip_locked=True)
             .filter(variant_id=variant_id, status=WaitlistEntry.Status.WAITING)
+            .exclude(pk__in=passed)
             .order_by("id")
             .first()
         )
         if entry is None:
             break
-        left = inventory.reserve(variant_id=variant_id, quantity=1)
-        if left is None:
-            break
-        made, available = made + 1, left
+        if not reserved:
+            left = inventory.reserve(variant_id=variant_id, quantity=1)
+            if left is None:
+                break
+            reserved, available = True, left
+        if variant is None:
+            variant = Variant.objects.select_related("product").get(pk=variant_id)
+        terms = sale_terms(show_id=entry.show_id, product_id=entry.product_id, variant=variant)
+        try:
+            room = buyer_limit_room(
+                buyer_id=entry.buyer_id,
+                show_id=entry.show_id,
+                product_id=entry.product_id,
+                limit=terms.limit_per_buyer,
+                now=now,
+                wait=False,
+            )
+        except BuyerBusy:
+            passed.append(entry.pk)
+            continue
+        if room is not None and room < 1:
+            entry.status = WaitlistEntry.Status.AT_LIMIT
+            entry.save(update_fields=["status"])
+            continue
+        reserved, made = False, made + 1
         hold = Hold.objects.create(
             buyer_id=entry.buyer_id,
             show_id=entry.show_id,
             product_id=entry.product_id,
             variant_id=variant_id,
             quantity=1,
-            unit_price=entry.unit_price,
+            unit_price=terms.unit_price,
             currency=entry.currency,
             is_offer=True,
             expires_at=expires_at,
@@ -912,6 +969,9 @@ def _waitlist_offer(*, variant_id: int, now: datetime) -> tuple[int, int | None]
         entry.status, entry.offered_at, entry.hold = WaitlistEntry.Status.OFFERED, now, hold
         entry.save(update_fields=["status", "offered_at", "hold"])
         _emit_hold(hold)
+    if reserved:  # nobody in line could take the last unit reserved: give it back
+        released = inventory.release(variant_id=variant_id, quantity=1)
+        available = released if made else None
     return made, available
 
 

@@ -77,7 +77,10 @@ async function loadShipments(shopId) {
       return h("tr", { dataset: { shipment: s.id } },
         h("td", {}, `#${s.id}`, h("br"), h("span", { class: "small muted" }, showTitles.get(s.show) || "")),
         h("td", {}, orders),
-        h("td", {}, h("span", { class: "badge" }, s.status || "open")),
+        h("td", {}, h("span", { class: "badge" }, s.status || "open"),
+          !shipped && Number(s.fee_uncollected) > 0
+            ? h("span", { class: "small form-error" }, ` Shipping fee not collected: ${s.fee_uncollected} ${s.currency}`)
+            : null),
         h("td", {}, shipped ? `${s.carrier || ""} ${s.tracking_number || ""}`.trim() : shipForm(s)));
     }) : [h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No shipments yet."))]));
   } catch (err) {

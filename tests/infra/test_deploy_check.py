@@ -16,13 +16,23 @@ def _production_env(**overrides: str) -> dict[str, str]:
         key: value
         for key, value in os.environ.items()
         # Settings treat a pytest run as TESTING (relaxed security); a deploy is not one.
-        if key not in {"PYTEST_VERSION", "PYTEST_CURRENT_TEST", "TESTING", "DEBUG"}
+        if key
+        not in {
+            "PYTEST_VERSION",
+            "PYTEST_CURRENT_TEST",
+            "TESTING",
+            "DEBUG",
+            "PAYMENT_PROVIDER",
+            "PAYMENT_SANDBOX_ALLOWED",
+        }
     }
     env.update(
         DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(64),
         ALLOWED_HOSTS="example.com",
         DJANGO_SETTINGS_MODULE="livecommerce.settings",
+        # The only provider shipped is the sandbox; a deployment allows it explicitly.
+        PAYMENT_SANDBOX_ALLOWED="1",
     )
     env.update(overrides)
     return env
@@ -52,3 +62,18 @@ def test_production_settings_refuse_to_start_without_a_secret_key() -> None:
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_settings_refuse_the_sandbox_provider_unless_allowed() -> None:
+    env = _production_env()
+    del env["PAYMENT_SANDBOX_ALLOWED"]
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "PAYMENT_SANDBOX_ALLOWED" in result.stderr
+
+
+def test_development_settings_allow_the_sandbox_provider() -> None:
+    env = _production_env(DEBUG="1")
+    del env["PAYMENT_SANDBOX_ALLOWED"]
+    result = _manage("check", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -7,6 +7,8 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import override_settings
 
 from catalog.models import Product, Shop, ShopStaff, StockAdjustment, Variant
 from streams.models import LineupItem, Pin, Show
@@ -25,9 +27,27 @@ MODELS = [
 
 
 def _seed() -> str:
+    """As `make run` runs it: with DEBUG on."""
     out = StringIO()
-    call_command("seed_demo", stdout=out)
+    with override_settings(DEBUG=True):
+        call_command("seed_demo", stdout=out)
     return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_to_run_with_debug_off() -> None:
+    with override_settings(DEBUG=False), pytest.raises(CommandError, match="--force"):
+        call_command("seed_demo", stdout=StringIO())
+    assert _counts() == dict.fromkeys(_counts(), 0)
+
+
+@pytest.mark.django_db
+def test_seed_demo_runs_with_debug_off_when_forced() -> None:
+    out = StringIO()
+    with override_settings(DEBUG=False):
+        call_command("seed_demo", "--force", stdout=out)
+    assert "Demo data ready" in out.getvalue()
+    assert Show.objects.filter(status=Show.Status.LIVE).exists()
 
 
 def _counts() -> dict[str, int]:

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from catalog.models import Variant
+from catalog.models import Product, Variant
 from orders.api import BuyIpThrottle, BuyUserThrottle
 from orders.models import Hold, Order
 from streams.models import Pin
@@ -261,10 +261,11 @@ def test_replay_sells_any_product_that_was_pinned_at_list_price(client_for, user
     second = PinFactory(show=show, price=Decimal("6.00"), limit_per_buyer=1)
     client = client_for(user)
     r1 = buy(client, first)
-    r2 = buy(client, second, quantity=3)  # the live limit does not apply to the replay
+    # The pin's per-buyer limit follows the product into the replay (issue 9).
+    assert_error(buy(client, second, quantity=3), 409, "limit_exceeded")
+    r2 = buy(client, second)
     assert r1.status_code == r2.status_code == 201
-    assert r1.json()["hold"]["unit_price"] == "19.99"
-    assert r2.json()["hold"]["quantity"] == 3
+    assert r1.json()["hold"]["unit_price"] == r2.json()["hold"]["unit_price"] == "19.99"
 
 
 def test_replay_does_not_sell_a_product_never_pinned_in_it(client_for, user):
@@ -320,3 +321,18 @@ def test_an_archived_product_is_no_longer_for_sale(client_for, user, live_pin):
     product_delete(product=pin.product)
     assert_error(buy(client_for(user), pin), 409, "not_pinned")
     assert stock(pin.product) == (10, 0)
+
+
+def test_a_product_priced_in_another_currency_than_its_shop_is_not_sold(client_for, user, one_tap):
+    """A product saved in EUR before shops were held to one currency, in a shop that
+    ships in USD: its price is never added to a USD fee (issue 9)."""
+    one_tap(user)
+    show = ShowFactory(status="live", started_at=timezone.now())
+    pin = PinFactory(show=show, product=ProductFactory(shop=show.shop))
+    Product.objects.filter(pk=pin.product_id).update(currency="EUR")
+
+    err = assert_error(buy(client_for(user), pin), 409, "invalid_state")
+
+    assert err["details"] == {"currency": "EUR", "shop_currency": "USD"}
+    assert stock(pin.product) == (10, 0)
+    assert not Order.objects.exists()

@@ -22,15 +22,17 @@ pytestmark = pytest.mark.django_db
 # Token auth; the pin with its show and product; the product's variants (and their stock,
 # the unlocked pre-check); the default payment method (the address is read only when one is
 # saved); the open parcel with the shop's fee table; the hold INSERT; the gate UPDATE.
-# (Before the flash-sale work: 12.)
-PLAIN_BUY = 7
+# In the transaction, the rule in force is read again under the show's row lock (the show
+# lock, the current pin: issue 9, a buy racing a re-pin or the show's end gets the current
+# price and limit; orders/terms.py). (Before the flash-sale work: 12; before issue 9: 7.)
+PLAIN_BUY = 9
 # Plus the buyer row lock and the units already taken, for a pin with a per-buyer limit.
-# (Before: 14.)
-LIMITED_BUY = 9
+# (Before: 14; before issue 9: 9.)
+LIMITED_BUY = 11
 # One-tap: plus the default address; the order, the parcel (opened here: its lock, its
 # shop's currency, its INSERT), the fee table, the parcel UPDATE, the hold's order UPDATE;
-# no quote. (Before: 17.)
-ONE_TAP_BUY = 14
+# no quote. (Before: 17; before issue 9: 14.)
+ONE_TAP_BUY = 16
 
 
 def _statements(client: Any, pin: Any) -> list[str]:

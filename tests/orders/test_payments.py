@@ -4,9 +4,12 @@ hand exactly once; a failed payment releases the hold at once."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -14,12 +17,39 @@ from django.db import IntegrityError, connection, transaction
 from catalog.models import StockAdjustment
 from orders import selectors, services
 from orders.models import Hold, Order, PaymentAttempt, SandboxCharge
+from orders.payment_lock import CAPTURE_LOCK_SPACE
 from orders.services import CaptureOutcome
 from orders.tasks import capture_payment, orders_recover_stuck
 from tests.factories import UserFactory
 from tests.orders.helpers import active_held, pending_order, stock, variant_of
 
 pytestmark = pytest.mark.django_db
+
+
+@contextlib.contextmanager
+def capture_running(order_id: int) -> Iterator[None]:
+    """A capture of the order in progress in another database session: its capture lock
+    is held there (what a live worker does for the whole attempt)."""
+    import psycopg
+
+    other = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+    try:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [CAPTURE_LOCK_SPACE, order_id])
+        yield
+    finally:
+        other.close()  # the session ends: PostgreSQL releases its lock, as when a worker dies
+
+
+def _started_attempt(order: Order, started_at: Any) -> PaymentAttempt:
+    return PaymentAttempt.objects.create(
+        order=order,
+        number=1,
+        provider="sandbox",
+        amount=order.total,
+        currency="USD",
+        idempotency_key=f"order-{order.pk}",
+        started_at=started_at,
+    )
 
 
 def test_capture_marks_paid_converts_the_hold_and_sells_the_units_once(live_pin):
@@ -128,16 +158,8 @@ def test_capture_task_checks_back_later_while_another_attempt_runs(live_pin, set
 
     pin = live_pin()
     order = pending_order(pin)
-    PaymentAttempt.objects.create(
-        order=order,
-        number=1,
-        provider="sandbox",
-        amount=order.total,
-        currency="USD",
-        idempotency_key=f"order-{order.pk}",
-        started_at=services.clock.now(),
-    )
-    with pytest.raises(Retry) as raised:
+    _started_attempt(order, services.clock.now())
+    with capture_running(order.pk), pytest.raises(Retry) as raised:
         capture_payment.apply(args=[order.pk], throw=True)
     assert raised.value.when == settings.PAYMENT_RETRY_BACKOFF_MAX_SECONDS
     assert not SandboxCharge.objects.exists()
@@ -158,40 +180,44 @@ def test_slow_provider_succeeds_after_the_configured_delay(live_pin, settings):
     assert time.monotonic() - started >= 0.3
 
 
-def test_a_second_capture_while_one_is_running_stays_out(live_pin):
+def test_a_second_capture_while_one_is_running_stays_out(live_pin, clock, settings):
     pin = live_pin()
     order = pending_order(pin)
-    PaymentAttempt.objects.create(
-        order=order,
-        number=1,
-        provider="sandbox",
-        amount=order.total,
-        currency="USD",
-        idempotency_key=f"order-{order.pk}",
-        started_at=services.clock.now(),
-    )
-    assert services.order_capture_payment(order_id=order.pk) == CaptureOutcome.BUSY
+    _started_attempt(order, clock.now())
+    with capture_running(order.pk):
+        assert services.order_capture_payment(order_id=order.pk) == CaptureOutcome.BUSY
+        clock.advance(settings.PAYMENT_ATTEMPT_STALE_SECONDS - 1)  # slow, but alive
+        assert services.order_capture_payment(order_id=order.pk) == CaptureOutcome.BUSY
+        assert selectors.orders_stuck_in_payment() == []
     assert not SandboxCharge.objects.exists()
 
 
-def test_an_attempt_left_by_a_dead_worker_is_superseded(live_pin, clock, settings):
+def test_an_attempt_left_by_a_dead_worker_is_superseded_at_once(live_pin, clock):
+    """The attempt is fresh, but nobody holds its capture lock: its worker is gone."""
     pin = live_pin()
     order = pending_order(pin)
-    PaymentAttempt.objects.create(
-        order=order,
-        number=1,
-        provider="sandbox",
-        amount=order.total,
-        currency="USD",
-        idempotency_key=f"order-{order.pk}",
-        started_at=clock.now(),
-    )
-    clock.advance(settings.PAYMENT_ATTEMPT_STALE_SECONDS + 1)
+    with capture_running(order.pk):
+        _started_attempt(order, clock.now())
+    assert selectors.orders_stuck_in_payment() == [order.pk]  # no quiet period to wait
     assert services.order_capture_payment(order_id=order.pk) == CaptureOutcome.PAID
     assert list(order.attempts.values_list("number", "status", "error_code")) == [
         (1, "error", "lost"),
         (2, "succeeded", ""),
     ]
+    assert SandboxCharge.objects.filter(kind="capture").count() == 1
+
+
+def test_a_wedged_attempt_is_superseded_after_the_last_resort_age(live_pin, clock, settings):
+    """Its lock is still held (a session that never ends), yet it is older than
+    PAYMENT_ATTEMPT_STALE_SECONDS: the last resort supersedes it; the idempotency key
+    keeps the charge single."""
+    pin = live_pin()
+    order = pending_order(pin)
+    _started_attempt(order, clock.now())
+    with capture_running(order.pk):
+        clock.advance(settings.PAYMENT_ATTEMPT_STALE_SECONDS + 1)
+        assert services.order_capture_payment(order_id=order.pk) == CaptureOutcome.PAID
+    assert SandboxCharge.objects.filter(kind="capture").count() == 1
 
 
 def test_the_database_refuses_a_second_successful_capture(live_pin):

@@ -4,15 +4,17 @@ before the tap (buy answer, current pin)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
-from orders.models import Shipment, ShippingRate
+from orders.models import Refund, Shipment, ShippingRate
 from orders.selectors import shipping_fee_for_weight, shipping_fee_quote
 from streams.models import Pin
 from streams.selectors import show_snapshot
-from tests.factories import PinFactory, ProductFactory
+from tests.factories import PinFactory, ProductFactory, token_for
 from tests.orders.helpers import buy, paid_order, pending_order, variant_of
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +120,89 @@ def test_a_product_pinned_twice_still_bundles(user):
     pin = PinFactory(show=show, product=product)
     first = pending_order(pin, buyer=user)
     assert pending_order(pin, buyer=user).shipment_id == first.shipment_id
+
+
+# ------------------------------------------------------- the fee-carrying order leaves
+
+
+def _two_paid_orders_in_one_parcel(client_for: Any, user: Any, live_pin: Any, one_tap: Any):  # type: ignore[no-untyped-def]
+    """The first order carries the parcel's 4.99 fee, the second 0.00; both paid."""
+    from orders import services
+
+    one_tap(user)
+    pin = live_pin(weight_grams=200)
+    client = client_for(user)
+    first, second = (buy(client, pin).json()["order"] for _ in range(2))
+    for order in (first, second):
+        services.order_capture_payment(order_id=order["id"])
+    assert (first["shipping_fee"], second["shipping_fee"]) == ("4.99", "0.00")
+    return pin, client, first, second
+
+
+def _shop_shipment(pin: Any) -> dict[str, Any]:
+    seller = APIClient()
+    seller.credentials(HTTP_AUTHORIZATION=f"Token {token_for(pin.show.shop.owner)}")
+    (shipment,) = seller.get(f"/api/v1/shops/{pin.show.shop_id}/shipments/").json()["results"]
+    return shipment
+
+
+def test_cancelling_the_fee_carrying_order_shows_the_seller_the_uncollected_fee(
+    client_for, user, live_pin, one_tap
+):
+    pin, client, first, _ = _two_paid_orders_in_one_parcel(client_for, user, live_pin, one_tap)
+
+    r = client.post(f"/api/v1/orders/{first['id']}/cancel/")
+
+    assert r.status_code == 200, r.content
+    refund = Refund.objects.get(order_id=first["id"])
+    assert refund.amount == Decimal(first["total"])  # the buyer gets it all back
+    shipment = _shop_shipment(pin)
+    assert shipment["weight_grams"] == 200  # the second order still ships in it
+    assert (shipment["fee_charged"], shipment["fee_uncollected"]) == ("0.00", "4.99")
+
+
+def test_a_seller_refund_of_the_fee_carrying_order_shows_the_uncollected_fee(
+    client_for, user, live_pin, one_tap
+):
+    pin, _, first, _ = _two_paid_orders_in_one_parcel(client_for, user, live_pin, one_tap)
+    seller = client_for(pin.show.shop.owner)
+
+    r = seller.post(f"/api/v1/orders/{first['id']}/refund/", {"reason": "Damaged"}, format="json")
+
+    assert r.status_code == 200, r.content
+    assert Refund.objects.get(order_id=first["id"]).amount == Decimal(first["total"])
+    assert _shop_shipment(pin)["fee_uncollected"] == "4.99"
+
+
+def test_a_failed_fee_carrying_payment_shows_the_uncollected_fee(user, live_pin):
+    from orders import services
+
+    pin = live_pin(weight_grams=200)
+    failing = pending_order(pin, buyer=user, token="sandbox_declined")
+    kept = pending_order(pin, buyer=user)
+    assert (failing.shipping_fee, kept.shipping_fee) == (Decimal("4.99"), Decimal("0.00"))
+    services.order_capture_payment(order_id=failing.pk)
+    services.order_capture_payment(order_id=kept.pk)
+
+    assert _shop_shipment(pin)["fee_uncollected"] == "4.99"
+
+
+def test_the_next_purchase_into_the_parcel_pays_the_uncollected_fee(
+    client_for, user, live_pin, one_tap
+):
+    pin, client, first, _ = _two_paid_orders_in_one_parcel(client_for, user, live_pin, one_tap)
+    client.post(f"/api/v1/orders/{first['id']}/cancel/")
+
+    third = buy(client, pin).json()
+
+    assert third["shipping_fee"] == "4.99"
+    shipment = _shop_shipment(pin)
+    assert (shipment["fee_charged"], shipment["fee_uncollected"]) == ("4.99", "0.00")
+
+
+def test_an_emptied_parcel_owes_nothing(client_for, user, live_pin, one_tap):
+    pin, client, first, second = _two_paid_orders_in_one_parcel(client_for, user, live_pin, one_tap)
+    for order in (second, first):
+        assert client.post(f"/api/v1/orders/{order['id']}/cancel/").status_code == 200
+    shipment = _shop_shipment(pin)
+    assert (shipment["weight_grams"], shipment["fee_uncollected"]) == (0, "0.00")

@@ -16,8 +16,9 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -215,8 +216,21 @@ class Command(BaseCommand):
             default="http://127.0.0.1:8000",
             help="where the web process listens (for the printed links)",
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="run even with DEBUG off (a demo deployment): it creates a superuser and "
+            "accounts whose password is printed and published",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["force"]:
+            # The demo accounts (a superuser among them) share a published password: on a
+            # real deployment that is an open door. A demo stack opts in with --force.
+            raise CommandError(
+                "seed_demo creates accounts with a published password (a superuser among "
+                "them) and refuses to run with DEBUG off; pass --force for a demo deployment."
+            )
         demo = Demo()
         with transaction.atomic():
             for step in self.steps:
