@@ -49,6 +49,8 @@ from streams.selectors import (
     user_restriction,
     user_show_role,
 )
+from trust.quality import listing_require_ready
+from trust.services import case_for_moderation as trust_case_for_moderation
 
 User = get_user_model()
 
@@ -371,6 +373,7 @@ def pin_product(
     if limit_per_buyer is not None and limit_per_buyer < 1:
         msg = "Must be at least 1."
         raise Invalid(f"limit_per_buyer: {msg}", details={"limit_per_buyer": [msg]})
+    listing_require_ready(product)  # 409 listing_not_ready on a failed `block` check
     now = timezone.now()
     Pin.objects.filter(show=show, unpinned_at__isnull=True).update(unpinned_at=now)
     offset_s = 0.0
@@ -604,6 +607,33 @@ def moderation_apply(
         emit_show_event(show_id=show.pk, type="chat.removed", data={"id": message.pk})
     notice = moderation_notice_payload(record)
     emit_user_event(user_id=target.pk, type="moderation.notice", data=notice)
+    trust_case_for_moderation(record=record)  # a ban or timeout is a case (trust app)
+    return record
+
+
+def moderation_lift(
+    *, show_id: int, target_user_id: int, action_id: int, actor: Any, reason: str
+) -> ModerationAction | None:
+    """Lift a ban or timeout from outside the show (staff overturning it on appeal),
+    through the same `unban` record a host would write, so `user_restriction` — and
+    with it chat over REST and WebSocket — lets the person speak again at once.
+
+    Only when the restriction in force is still `action_id`: a later, separate ban has a
+    case (and an appeal) of its own. Tells the person with `moderation.notice`. Returns
+    the unban, or None when nothing was lifted."""
+    current = user_restriction(show_id=show_id, user_id=target_user_id)
+    if current is None or current.pk != action_id:
+        return None
+    record = ModerationAction.objects.create(
+        show_id=show_id,
+        actor=actor,
+        target_user_id=target_user_id,
+        action=ModerationAction.Action.UNBAN,
+        reason=reason[:MAX_REASON_LENGTH],
+    )
+    record = ModerationAction.objects.select_related("show", "message").get(pk=record.pk)
+    notice = moderation_notice_payload(record)
+    emit_user_event(user_id=target_user_id, type="moderation.notice", data=notice)
     return record
 
 
