@@ -257,7 +257,7 @@ def appeal_decide(*, case_id: int, staff: Any, decision: Any, reason: Any) -> Ca
         msg = "Use uphold or overturn."
         raise Invalid(f"decision: {msg}", details={"decision": [msg]})
     reason = _check_text(field="reason", value=reason, max_length=MAX_DECISION_REASON_LENGTH)
-    case = Case.objects.select_for_update().select_related("show").filter(pk=case_id).first()
+    case = Case.objects.select_for_update().filter(pk=case_id).first()
     if case is None:
         raise NotFound("No such case.")
     appeal = Appeal.objects.select_for_update().filter(case=case).first()
