@@ -29,7 +29,7 @@ def shop_staff(shop: Any) -> Any:
 
 
 @pytest.fixture
-def live_show(shop: Any) -> Show:
+def live_show(shop: Any) -> Any:
     return ShowFactory(shop=shop, status=Show.Status.LIVE, started_at=timezone.now())
 
 
