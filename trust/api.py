@@ -27,6 +27,7 @@ CaseOut = inline_serializer(
     {
         "id": serializers.IntegerField(),
         "kind": serializers.CharField(),
+        "title": serializers.CharField(),
         "rule": serializers.CharField(),
         "rule_title": serializers.CharField(),
         "reason": serializers.CharField(),

@@ -19,6 +19,15 @@ from streams.selectors import iso
 from trust.models import Appeal, Case, CaseEvent
 from trust.rules import rule_title
 
+KIND_TITLES: dict[str, str] = {
+    Case.Kind.CHAT_TIMEOUT: "Chat timeout",
+    Case.Kind.CHAT_BAN: "Chat ban",
+    Case.Kind.LISTING_REMOVED: "Listing removed",
+    Case.Kind.LISTING_FLAGGED: "Listing flagged",
+    Case.Kind.BIDDING_BLOCKED: "Bidding blocked",
+    Case.Kind.ACCOUNT_RESTRICTED: "Account restricted",
+}
+
 
 def _cases() -> QuerySet[Case]:
     return Case.objects.select_related("appeal", "show", "show__shop", "subject")
@@ -118,6 +127,7 @@ def case_payload(case: Case, *, viewer: Any = None) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "id": case.pk,
         "kind": case.kind,
+        "title": KIND_TITLES.get(case.kind, case.kind),
         "rule": case.rule,
         "rule_title": rule_title(case.rule),
         "reason": case.reason,
