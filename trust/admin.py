@@ -100,7 +100,8 @@ class CaseAdmin(ReadOnlyMixin, admin.ModelAdmin):
             except ApiError as exc:
                 self.message_user(request, f"Case {case.pk}: {exc.message}", messages.ERROR)
             else:
-                self.message_user(request, f"Case {case.pk}: appeal {decision}d.")
+                done = "overturned" if decision == services.Decision.OVERTURN else "upheld"
+                self.message_user(request, f"Case {case.pk}: appeal {done}.")
 
     @admin.action(description="Overturn the appeal (lift the restriction; reason required)")
     def overturn_appeal(self, request: HttpRequest, queryset: QuerySet[Case]) -> None:
