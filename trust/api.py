@@ -21,6 +21,7 @@ from core.api import ApiView
 from core.errors import NotFound
 from core.pagination import CursorPagination
 from trust import quality, selectors, services
+from trust.rules import RULES
 
 CaseOut = inline_serializer(
     "Case",
@@ -157,6 +158,31 @@ class StaffDecisionApi(ApiView):
         )
         case = selectors.case_get_visible(case_id=case.pk, user=request.user)
         return Response(selectors.case_payload(case, viewer=request.user))
+
+
+class StaffListingRemoveApi(ApiView):
+    """Staff: `POST` {rule, reason} takes a listing down; its shop owner gets a
+    `listing_removed` case (an overturn on appeal puts the listing back)."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        rule = serializers.ChoiceField(choices=sorted(RULES))
+        reason = serializers.CharField(max_length=services.MAX_REASON_LENGTH)
+
+    @extend_schema(request=InputSerializer, responses={201: CaseOut})
+    def post(self, request: Request, product_id: int) -> Response:
+        _require_staff(request.user)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = services.listing_remove(
+            product_id=product_id,
+            staff=request.user,
+            rule=data.validated_data["rule"],
+            reason=data.validated_data["reason"],
+        )
+        case = selectors.case_get_visible(case_id=case.pk, user=request.user)
+        return Response(selectors.case_payload(case, viewer=request.user), status=201)
 
 
 class ProductQualityApi(ApiView):

@@ -7,7 +7,6 @@ the affected person is told with a private `case.updated` event after commit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -240,8 +239,9 @@ def appeal_create(*, case_id: int, user: Any, text: Any) -> Appeal:
     return appeal
 
 
-@dataclass(frozen=True)
 class Decision:
+    """Staff's two answers to an appeal."""
+
     UPHOLD = "uphold"
     OVERTURN = "overturn"
     CHOICES = (UPHOLD, OVERTURN)

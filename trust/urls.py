@@ -13,6 +13,11 @@ urlpatterns = [
         name="staff-case-decision",
     ),
     path(
+        "staff/products/<int:product_id>/remove/",
+        api.StaffListingRemoveApi.as_view(),
+        name="staff-product-remove",
+    ),
+    path(
         "products/<int:product_id>/quality/",
         api.ProductQualityApi.as_view(),
         name="product-quality",

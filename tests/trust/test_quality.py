@@ -272,3 +272,52 @@ def test_seed_data_listings_are_ready(db):
     assert products
     assert all(listing_quality(p).ready for p in products)
     assert not Case.objects.exists()
+
+
+# --- staff removal ------------------------------------------------------------------------
+
+
+def test_staff_remove_a_listing_as_a_case_and_an_overturn_restores_it(
+    client_for, shop, host, platform_staff
+):
+    product = good(shop)
+    url = f"/api/v1/staff/products/{product.pk}/remove/"
+    r = client_for(platform_staff).post(
+        url, {"rule": "L2", "reason": "Stock photo of another item."}
+    )
+    assert r.status_code == 201, r.content
+    assert (r.json()["kind"], r.json()["actor"]) == ("listing_removed", "staff")
+    product.refresh_from_db()
+    assert not product.is_active
+    case = Case.objects.get(kind="listing_removed")
+    assert case.subject == host and case.evidence["product"]["title"] == GOOD["title"]
+    client_for(host).post(f"/api/v1/cases/{case.pk}/appeal/", {"text": "It is my photo."})
+    client_for(platform_staff).post(
+        f"/api/v1/staff/cases/{case.pk}/decision/",
+        {"decision": "overturn", "reason": "The photo is the seller's own."},
+    )
+    product.refresh_from_db()
+    assert product.is_active
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"rule": "L2"}, {"rule": "Z9", "reason": "x"}, {"rule": "L2", "reason": " "}, [1]]
+)
+def test_staff_remove_bad_input_is_400_and_changes_nothing(client_for, shop, platform_staff, body):
+    product = good(shop)
+    r = client_for(platform_staff).post(
+        f"/api/v1/staff/products/{product.pk}/remove/", body, format="json"
+    )
+    assert r.status_code == 400, r.content
+    product.refresh_from_db()
+    assert product.is_active and not Case.objects.exists()
+
+
+def test_staff_remove_is_404_to_everyone_else(client_for, shop, host):
+    product = good(shop)
+    r = client_for(host).post(
+        f"/api/v1/staff/products/{product.pk}/remove/", {"rule": "L2", "reason": "x"}
+    )
+    assert_error(r, 404, "not_found")
+    product.refresh_from_db()
+    assert product.is_active
