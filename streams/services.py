@@ -35,6 +35,7 @@ from catalog.models import Product, Shop
 from catalog.selectors import user_can_manage_shop
 from core.errors import ApiError, Forbidden, Invalid, InvalidState, NotFound
 from core.redis import get_redis
+from core.text import check_text as _check_text
 from core.throttling import CACHE_ERRORS, warn_cache_down
 from streams.events import emit_show_event, emit_user_event
 from streams.models import ChatMessage, LineupItem, ModerationAction, Pin, Show, ShowModerator
@@ -67,10 +68,6 @@ MAX_BLOCKED_WORDS = 200
 MAX_BLOCKED_WORD_LENGTH = 50
 MAX_REASON_LENGTH = 500
 
-# C0 control characters other than tab, newline and carriage return. NUL cannot even be
-# stored by PostgreSQL; the others have no business in a chat line.
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
 
 # --- shared checks ------------------------------------------------------------------------
 
@@ -95,19 +92,6 @@ def _require_host(role: Role) -> None:
         raise ApiError("not_authenticated", "Sign in to do this.", status=401)
     if role != "host":
         raise Forbidden("Only the show's hosts may do this.")
-
-
-def _check_text(*, field: str, value: Any, max_length: int) -> str:
-    """A required non-blank string of at most `max_length` characters, without controls."""
-    if not isinstance(value, str) or not value.strip():
-        raise Invalid(f"{field}: this field is required.", details={field: ["Required."]})
-    if len(value) > max_length:
-        msg = f"Ensure this field has no more than {max_length} characters."
-        raise Invalid(f"{field}: {msg}", details={field: [msg]})
-    if _CONTROL_CHARS.search(value):
-        msg = "Control characters are not allowed."
-        raise Invalid(f"{field}: {msg}", details={field: [msg]})
-    return value
 
 
 def _fixed_window_hit(*, key: str, window_s: int) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from catalog.models import Product
 from core.errors import ApiError, Invalid, NotFound
+from core.text import check_text
 from streams.events import emit_user_event
 from streams.models import ChatMessage, ModerationAction, Show
 from streams.selectors import iso, user_show_role
@@ -189,18 +190,6 @@ def case_for_moderation(*, record: ModerationAction) -> Case | None:
 # --- appeals ------------------------------------------------------------------------------
 
 
-def _check_text(*, field: str, value: Any, max_length: int) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise Invalid(f"{field}: this field is required.", details={field: ["Required."]})
-    if len(value) > max_length:
-        msg = f"Ensure this field has no more than {max_length} characters."
-        raise Invalid(f"{field}: {msg}", details={field: [msg]})
-    if "\x00" in value:
-        msg = "Control characters are not allowed."
-        raise Invalid(f"{field}: {msg}", details={field: [msg]})
-    return value.strip()
-
-
 @transaction.atomic
 def appeal_create(*, case_id: int, user: Any, text: Any) -> Appeal:
     """The person appeals their case: once (409 `appeal_exists`), within the case's
@@ -217,7 +206,7 @@ def appeal_create(*, case_id: int, user: Any, text: Any) -> Appeal:
                 "permission_denied", "Only the person the case is about may appeal.", status=403
             )
         raise NotFound("No such case.")
-    text = _check_text(field="text", value=text, max_length=Appeal.MAX_TEXT_LENGTH)
+    text = check_text(field="text", value=text, max_length=Appeal.MAX_TEXT_LENGTH)
     if Appeal.objects.filter(case=case).exists():
         raise ApiError("appeal_exists", "This case has already been appealed.", status=409)
     now = timezone.now()
@@ -256,7 +245,7 @@ def appeal_decide(*, case_id: int, staff: Any, decision: Any, reason: Any) -> Ca
     if decision not in Decision.CHOICES:
         msg = "Use uphold or overturn."
         raise Invalid(f"decision: {msg}", details={"decision": [msg]})
-    reason = _check_text(field="reason", value=reason, max_length=MAX_DECISION_REASON_LENGTH)
+    reason = check_text(field="reason", value=reason, max_length=MAX_DECISION_REASON_LENGTH)
     case = Case.objects.select_for_update().filter(pk=case_id).first()
     if case is None:
         raise NotFound("No such case.")
@@ -449,7 +438,7 @@ def listing_remove(*, product_id: int, staff: Any, rule: str, reason: str) -> Ca
     shop owner gets a `listing_removed` case. An overturn puts it back."""
     if rule not in RULES:
         raise Invalid("rule: unknown rule.", details={"rule": ["Unknown rule."]})
-    reason = _check_text(field="reason", value=reason, max_length=MAX_REASON_LENGTH)
+    reason = check_text(field="reason", value=reason, max_length=MAX_REASON_LENGTH)
     product = (
         Product.objects.select_for_update(of=("self",))
         .select_related("shop__owner")
