@@ -41,7 +41,8 @@ def _event(*, case: Case, kind: str, actor: Any = None, **data: Any) -> CaseEven
 
 def _tell(case: Case) -> None:
     """The private `case.updated` event to the person, after commit."""
-    emit_user_event(user_id=case.subject_id, type="case.updated", data=case_payload(case))
+    data = case_payload(case, viewer=case.subject)
+    emit_user_event(user_id=case.subject_id, type="case.updated", data=data)
 
 
 @transaction.atomic
