@@ -7,6 +7,7 @@ the affected person is told with a private `case.updated` event after commit.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,8 @@ from streams.selectors import iso, user_show_role
 from trust.models import Appeal, Case, CaseEvent
 from trust.rules import DEFAULT_CHAT_RULE, RULES
 from trust.selectors import case_payload
+
+logger = logging.getLogger(__name__)
 
 EVIDENCE_MESSAGES = 5
 MAX_REASON_LENGTH = 500
@@ -356,6 +359,11 @@ def appeals_escalate_overdue() -> int:
             appeal.escalated_at = now
             appeal.save(update_fields=["escalated_at"])
             _event(case=appeal.case, kind=CaseEvent.Kind.ESCALATED, due_at=iso(appeal.due_at))
+            # Staff's signal besides the queue: one warning per overdue appeal.
+            logger.warning(
+                "appeal overdue",
+                extra={"case_id": appeal.case_id, "due_at": iso(appeal.due_at)},
+            )
             done += 1
     return done
 

@@ -332,7 +332,7 @@ def test_staff_queue_lists_pending_appeals_oldest_due_first(
 
 
 def test_beat_expires_a_timeout_case_and_escalates_an_overdue_appeal(
-    client_for, viewer, live_show, host, platform_staff, settings
+    client_for, viewer, live_show, host, platform_staff, settings, caplog
 ):
     settings.APPEAL_DECISION_HOURS = 72
     start = timezone.now()
@@ -356,6 +356,8 @@ def test_beat_expires_a_timeout_case_and_escalates_an_overdue_appeal(
     with freeze_time(start + timedelta(hours=73)):
         assert trust_deadlines() == {"expired": 0, "escalated": 1}
         assert trust_deadlines() == {"expired": 0, "escalated": 0}
+        overdue = [r for r in caplog.records if r.getMessage() == "appeal overdue"]
+        assert [r.case_id for r in overdue] == [case.pk]  # type: ignore[attr-defined]
         queue = client_for(platform_staff).get("/api/v1/staff/cases/?appeal=overdue").json()
     assert [c["id"] for c in queue["results"]] == [case.pk]
     assert queue["results"][0]["appeal"]["escalated"] is True
