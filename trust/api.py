@@ -62,8 +62,16 @@ def _require_staff(user: Any) -> None:
         raise NotFound("Not found.")
 
 
-def _page(view: ApiView, request: Request, qs: Any) -> Response:
-    paginator = CursorPagination()
+class DueFirstCursorPagination(CursorPagination):
+    """The appeal queue: oldest due first (`appeal_due` from `cases_staff_queue`)."""
+
+    ordering = ("appeal_due", "id")  # type: ignore[assignment]  # DRF takes a tuple too
+
+
+def _page(
+    view: ApiView, request: Request, qs: Any, paginator: CursorPagination | None = None
+) -> Response:
+    paginator = paginator or CursorPagination()
     rows = paginator.paginate_queryset(qs, request, view=view)
     return paginator.get_paginated_response(
         [selectors.case_payload(c, viewer=request.user) for c in rows or []]
@@ -117,8 +125,8 @@ class AppealApi(ApiView):
 
 
 class StaffCaseQueueApi(ApiView):
-    """Staff: cases, filtered by `?appeal=pending|overdue|decided` (pending: oldest due
-    first)."""
+    """Staff: cases, newest first, or by `?appeal=pending|overdue` (oldest due first) or
+    `decided`."""
 
     permission_classes = [IsAuthenticated]
 
@@ -134,8 +142,10 @@ class StaffCaseQueueApi(ApiView):
         _require_staff(request.user)
         query = self.FilterSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        qs = selectors.cases_staff_queue(appeal=query.validated_data.get("appeal"))
-        return _page(self, request, qs)
+        appeal = query.validated_data.get("appeal")
+        qs = selectors.cases_staff_queue(appeal=appeal)
+        due_first = appeal in ("pending", "overdue")
+        return _page(self, request, qs, DueFirstCursorPagination() if due_first else None)
 
 
 class StaffDecisionApi(ApiView):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from catalog.selectors import user_can_manage_shop
@@ -55,15 +55,16 @@ def cases_of_user(*, user: Any) -> QuerySet[Case]:
 
 
 def cases_staff_queue(*, appeal: str | None = None) -> QuerySet[Case]:
-    """Cases for staff; `appeal` = `pending` (oldest due first), `overdue` (pending past
-    due), `decided`, or None (all cases, newest first)."""
+    """Cases for staff; `appeal` = `pending` (carries `appeal_due`, to list the oldest due
+    first), `overdue` (pending past due), `decided`, or None (all cases)."""
     qs = _cases()
-    if appeal == "pending":
-        return qs.filter(appeal__status=Appeal.Status.PENDING).order_by("appeal__due_at", "id")
-    if appeal == "overdue":
-        return qs.filter(
-            appeal__status=Appeal.Status.PENDING, appeal__due_at__lte=timezone.now()
-        ).order_by("appeal__due_at", "id")
+    if appeal in ("pending", "overdue"):
+        qs = qs.filter(appeal__status=Appeal.Status.PENDING).annotate(
+            appeal_due=F("appeal__due_at")
+        )
+        if appeal == "overdue":
+            qs = qs.filter(appeal__due_at__lte=timezone.now())
+        return qs
     if appeal == "decided":
         return qs.filter(appeal__isnull=False).exclude(appeal__status=Appeal.Status.PENDING)
     return qs

@@ -320,11 +320,20 @@ def test_staff_queue_lists_pending_appeals_oldest_due_first(
     )
     case_a = Case.objects.get(moderation_action=first)
     case_b = Case.objects.get(moderation_action=second)
-    appeal(client_for, stranger, case_b)
     appeal(client_for, viewer, case_a)
-    r = client_for(platform_staff).get("/api/v1/staff/cases/?appeal=pending")
-    assert [c["id"] for c in r.json()["results"]] == [case_b.pk, case_a.pk]
-    assert r.json()["results"][0]["user"]["username"] == "stranger"
+    appeal(client_for, stranger, case_b)
+    # A third case, not appealed, is not in the queue.
+    moderation_apply(
+        show_id=live_show.pk, actor=host, action="ban", target_user_id=platform_staff.pk, reason="c"
+    )
+    client = client_for(platform_staff)
+    r = client.get("/api/v1/staff/cases/?appeal=pending")
+    assert [c["id"] for c in r.json()["results"]] == [case_a.pk, case_b.pk]
+    assert r.json()["results"][0]["user"]["username"] == "viewer"
+    r = client.get("/api/v1/staff/cases/?appeal=pending&page_size=1")
+    assert [c["id"] for c in r.json()["results"]] == [case_a.pk]
+    assert [c["id"] for c in client.get(r.json()["next"]).json()["results"]] == [case_b.pk]
+    assert len(client.get("/api/v1/staff/cases/").json()["results"]) == 3
     assert_error(client_for(viewer).get("/api/v1/staff/cases/"), 404, "not_found")
 
 
