@@ -22,6 +22,7 @@ from django.utils.text import slugify
 from catalog import rules
 from catalog.models import Product, Shop, ShopStaff, StockAdjustment, Variant
 from core.errors import ApiError, Invalid, NotFound
+from trust.services import listing_review
 
 # --- shops -----------------------------------------------------------------------------
 
@@ -199,6 +200,7 @@ def product_create(
                 kind=StockAdjustment.Kind.INITIAL,
                 reason="Initial stock",
             )
+            listing_review(products=[product], actor=actor)  # trust: flags, cases
     except IntegrityError as exc:
         raise _integrity_to_invalid(exc) from exc
     return product
@@ -310,6 +312,7 @@ def product_update(
                 changed.append(variant)
             if changed:
                 Variant.objects.bulk_update(changed, sorted(variant_fields))
+            listing_review(products=[product])  # trust: flags, cases
     except IntegrityError as exc:
         raise _integrity_to_invalid(exc) from exc
     return product
@@ -848,6 +851,9 @@ def _import_apply(*, plans: Sequence[_ProductPlan], actor: User | None) -> None:
                 actor=actor,
                 kind=StockAdjustment.Kind.IMPORT,
                 reason=IMPORT_REASON,
+            )
+            listing_review(  # trust: flags, cases
+                products=[p.product for p in plans if p.is_new or p.changed_fields], actor=actor
             )
             changed_variants = [v for p in plans for v in p.changed_variants]
             variant_fields = set().union(*(p.changed_variant_fields for p in plans))

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "catalog",
     "streams",
     "orders",
+    "trust",
     "pages",
 ]
 
@@ -226,6 +227,25 @@ PAYMENT_ATTEMPT_STALE_SECONDS: int = env.int("PAYMENT_ATTEMPT_STALE_SECONDS", de
 # An order quiet in pending_payment this long has lost its task; the sweep re-queues it.
 PAYMENT_STUCK_SECONDS: int = env.int("PAYMENT_STUCK_SECONDS", default=15)
 
+# Trust (trust app; docs/trust.md): appeals and listing quality.
+APPEAL_WINDOW_DAYS: int = env.int("APPEAL_WINDOW_DAYS", default=14)
+APPEAL_DECISION_HOURS: int = env.int("APPEAL_DECISION_HOURS", default=72)
+LISTING_PROHIBITED_TERMS: list[str] = env.list(
+    "LISTING_PROHIBITED_TERMS",
+    default=[
+        "counterfeit",
+        "replica",
+        "knockoff",
+        "fake designer",
+        "ivory",
+        "tortoiseshell",
+        "prescription drug",
+        "firearm",
+        "ammunition",
+        "switchblade",
+    ],
+)
+
 # Celery: Redis is the broker (SPEC); safety settings are explained in docs/celery.md.
 CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND: str | None = None
@@ -250,6 +270,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "orders.recover_stuck",
         "schedule": env.float("PAYMENT_RECOVER_SWEEP_SECONDS", default=5.0),
         "options": {"expires": 30},
+    },
+    # Trust deadlines (trust/tasks.py; docs/trust.md): expired cases, overdue appeals.
+    "trust-deadlines": {
+        "task": "trust.deadlines",
+        "schedule": env.float("TRUST_SWEEP_SECONDS", default=60.0),
+        "options": {"expires": 120},
     },
     "core-idempotency-purge": {
         "task": "core.idempotency_purge_expired",

@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("catalog.urls")),
     path("", include("streams.urls")),
     path("", include("orders.urls")),
+    path("", include("trust.urls")),
 ]
 
 urlpatterns = [

@@ -9,5 +9,6 @@ urlpatterns = [
     path("shows/<int:show_id>/", views.show_page, name="show"),
     path("studio/shows/<int:show_id>/", views.studio_page, name="studio"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("account/cases/", views.account_cases, name="account-cases"),
     path("dashboard/shows/<int:show_id>/", views.show_analytics_page, name="show-analytics"),
 ]

@@ -18,6 +18,9 @@ from django.urls import reverse
 from catalog.models import Shop
 from pages import charts, selectors
 from streams.models import Show
+from trust import selectors as trust_selectors
+from trust.quality import listing_quality_many
+from trust.rules import RULES
 
 
 def _show_or_404(show_id: int) -> Show:
@@ -131,6 +134,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             show.sales = sales.get(show.pk)  # type: ignore[attr-defined]
             show.lineup_ids = {item.product_id for item in show.lineup.all()}  # type: ignore[attr-defined]
         context["shows"] = shows
+        quality = listing_quality_many([p for p in context["products"] if p.is_active])
+        context["quality"] = [(p, quality[p.pk]) for p in context["products"] if p.pk in quality]
         context["page_data"] = {
             "shop": {"id": shop.pk, "name": shop.name},
             "products": [{"id": p.pk, "title": p.title} for p in context["products"]],
@@ -151,3 +156,14 @@ def show_analytics_page(request: HttpRequest, show_id: int) -> HttpResponse:
         context["timeline_svg"] = charts.sales_timeline_svg(data)
         context["top_svg"] = charts.top_products_svg(data) if data.top_products else None
     return render(request, "pages/analytics.html", context)
+
+
+@login_required
+def account_cases(request: HttpRequest) -> HttpResponse:
+    """My account → cases and appeals: every enforcement against the user, with its
+    reason, evidence and appeal (the form posts to the REST API)."""
+    cases = [
+        trust_selectors.case_payload(c, viewer=request.user)
+        for c in trust_selectors.cases_of_user(user=request.user)[:100]
+    ]
+    return render(request, "pages/account_cases.html", {"cases": cases, "rules": RULES})

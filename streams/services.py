@@ -35,6 +35,7 @@ from catalog.models import Product, Shop
 from catalog.selectors import user_can_manage_shop
 from core.errors import ApiError, Forbidden, Invalid, InvalidState, NotFound
 from core.redis import get_redis
+from core.text import check_text as _check_text
 from core.throttling import CACHE_ERRORS, warn_cache_down
 from streams.events import emit_show_event, emit_user_event
 from streams.models import ChatMessage, LineupItem, ModerationAction, Pin, Show, ShowModerator
@@ -49,6 +50,8 @@ from streams.selectors import (
     user_restriction,
     user_show_role,
 )
+from trust.quality import listing_require_ready
+from trust.services import case_for_moderation as trust_case_for_moderation
 
 User = get_user_model()
 
@@ -64,10 +67,6 @@ MAX_SLOW_MODE_S = 3600
 MAX_BLOCKED_WORDS = 200
 MAX_BLOCKED_WORD_LENGTH = 50
 MAX_REASON_LENGTH = 500
-
-# C0 control characters other than tab, newline and carriage return. NUL cannot even be
-# stored by PostgreSQL; the others have no business in a chat line.
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 # --- shared checks ------------------------------------------------------------------------
@@ -93,19 +92,6 @@ def _require_host(role: Role) -> None:
         raise ApiError("not_authenticated", "Sign in to do this.", status=401)
     if role != "host":
         raise Forbidden("Only the show's hosts may do this.")
-
-
-def _check_text(*, field: str, value: Any, max_length: int) -> str:
-    """A required non-blank string of at most `max_length` characters, without controls."""
-    if not isinstance(value, str) or not value.strip():
-        raise Invalid(f"{field}: this field is required.", details={field: ["Required."]})
-    if len(value) > max_length:
-        msg = f"Ensure this field has no more than {max_length} characters."
-        raise Invalid(f"{field}: {msg}", details={field: [msg]})
-    if _CONTROL_CHARS.search(value):
-        msg = "Control characters are not allowed."
-        raise Invalid(f"{field}: {msg}", details={field: [msg]})
-    return value
 
 
 def _fixed_window_hit(*, key: str, window_s: int) -> tuple[int, int]:
@@ -371,6 +357,7 @@ def pin_product(
     if limit_per_buyer is not None and limit_per_buyer < 1:
         msg = "Must be at least 1."
         raise Invalid(f"limit_per_buyer: {msg}", details={"limit_per_buyer": [msg]})
+    listing_require_ready(product)  # 409 listing_not_ready on a failed `block` check
     now = timezone.now()
     Pin.objects.filter(show=show, unpinned_at__isnull=True).update(unpinned_at=now)
     offset_s = 0.0
@@ -604,6 +591,33 @@ def moderation_apply(
         emit_show_event(show_id=show.pk, type="chat.removed", data={"id": message.pk})
     notice = moderation_notice_payload(record)
     emit_user_event(user_id=target.pk, type="moderation.notice", data=notice)
+    trust_case_for_moderation(record=record)  # a ban or timeout is a case (trust app)
+    return record
+
+
+def moderation_lift(
+    *, show_id: int, target_user_id: int, action_id: int, actor: Any, reason: str
+) -> ModerationAction | None:
+    """Lift a ban or timeout from outside the show (staff overturning it on appeal),
+    through the same `unban` record a host would write, so `user_restriction` — and
+    with it chat over REST and WebSocket — lets the person speak again at once.
+
+    Only when the restriction in force is still `action_id`: a later, separate ban has a
+    case (and an appeal) of its own. Tells the person with `moderation.notice`. Returns
+    the unban, or None when nothing was lifted."""
+    current = user_restriction(show_id=show_id, user_id=target_user_id)
+    if current is None or current.pk != action_id:
+        return None
+    record = ModerationAction.objects.create(
+        show_id=show_id,
+        actor=actor,
+        target_user_id=target_user_id,
+        action=ModerationAction.Action.UNBAN,
+        reason=reason[:MAX_REASON_LENGTH],
+    )
+    record = ModerationAction.objects.select_related("show", "message").get(pk=record.pk)
+    notice = moderation_notice_payload(record)
+    emit_user_event(user_id=target_user_id, type="moderation.notice", data=notice)
     return record
 
 
