@@ -267,7 +267,7 @@ def test_seed_data_listings_are_ready(db):
 
     from django.core.management import call_command
 
-    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", "--force", stdout=io.StringIO())
     products = list(Product.objects.filter(is_active=True))
     assert products
     assert all(listing_quality(p).ready for p in products)
