@@ -10,6 +10,8 @@ api_v1 = [
     path("", include("streams.urls")),
     path("", include("orders.urls")),
     path("", include("trust.urls")),
+    path("", include("disputes.urls")),
+    path("", include("support.urls")),
 ]
 
 urlpatterns = [
