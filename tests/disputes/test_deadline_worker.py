@@ -29,18 +29,14 @@ def overdue_dispute(order: Order) -> Dispute:
     dispute = services.dispute_open(
         buyer=order.buyer, order_id=order.pk, reason="not_received", text="Nothing came."
     )
-    Dispute.objects.filter(pk=dispute.pk).update(
-        seller_deadline=clock.now() - timedelta(seconds=1)
-    )
+    Dispute.objects.filter(pk=dispute.pk).update(seller_deadline=clock.now() - timedelta(seconds=1))
     return dispute
 
 
 def wait_until_resolved(dispute_ids: list[int]) -> set[str]:
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
-        statuses = set(
-            Dispute.objects.filter(pk__in=dispute_ids).values_list("status", flat=True)
-        )
+        statuses = set(Dispute.objects.filter(pk__in=dispute_ids).values_list("status", flat=True))
         if statuses == {"resolved_refunded"} or time.monotonic() > deadline:
             return statuses
         time.sleep(0.2)
@@ -102,9 +98,7 @@ def test_a_worker_killed_mid_refund_leaves_exactly_one_refund(live_pin, settings
         assert refund_charges(order) == 0  # its transaction rolled back
         # acks_late + reject_on_worker_lost: the message comes back and a new pool
         # process runs it to the end.
-        assert wait_until_resolved([dispute.pk]) == {"resolved_refunded"}, worker.log_text()[
-            -3000:
-        ]
+        assert wait_until_resolved([dispute.pk]) == {"resolved_refunded"}, worker.log_text()[-3000:]
         assert "WorkerLostError" in worker.log_text() or set(worker.child_pids()) != set(victims)
     assert refund_charges(order) == 1
     assert Refund.objects.filter(order=order).count() == 1
