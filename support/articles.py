@@ -54,7 +54,8 @@ def parse_article(text: str, *, name: str) -> ArticleFile:
     )
 
 
-def read_article_files(directory: Path = ARTICLES_DIR) -> list[ArticleFile]:
+def read_article_files(directory: Path | None = None) -> list[ArticleFile]:
+    directory = directory or ARTICLES_DIR
     articles = [
         parse_article(path.read_text(encoding="utf-8"), name=path.name)
         for path in sorted(directory.glob("*.md"))
@@ -76,14 +77,16 @@ def search_vector() -> Any:
     )
 
 
-def load_articles(*, apps: Any = None, using: str = "default") -> int:
+def load_articles(
+    *, apps: Any = None, using: str = "default", directory: Path | None = None
+) -> int:
     """Bring the Article table in line with the files. Returns the number of articles."""
     model = (apps or global_apps).get_model("support", "Article")
     try:
         existing = {a.slug: a for a in model.objects.using(using).all()}
     except DatabaseError:  # migrating backwards: the table is not there
         return 0
-    files = read_article_files()
+    files = read_article_files(directory)
     for item in files:
         fields = {
             "title": item.title,
