@@ -41,7 +41,7 @@ def test_a_removed_file_removes_its_article_and_an_edited_one_is_updated(tmp_pat
     ["no front matter", "---\ntitle: x\n---\nbody", "---\nslug: a\ntitle: b\nsummary\n---\n"],
 )
 def test_malformed_article_files_are_refused(text):
-    with pytest.raises(ValueError, match="bad.md"):
+    with pytest.raises(ValueError, match=r"bad\.md"):
         parse_article(text, name="bad.md")
 
 
