@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.page_urls")),
+    path("", include("support.page_urls")),
     path("", include("pages.urls")),
 ]
 
