@@ -38,7 +38,10 @@ class ArticleListApi(ApiView):
         responses={
             200: inline_serializer(
                 "ArticleSearchPage",
-                {"results": ArticleSummaryOutput(many=True), "next": serializers.CharField()},
+                {
+                    "results": ArticleSummaryOutput(many=True),
+                    "next": serializers.CharField(allow_null=True),
+                },
             )
         },
     )
