@@ -150,32 +150,15 @@ def dispute_respond(*, actor: Any, dispute_id: int, action: str, reason: str) ->
                 f"This dispute is {dispute.status}; the shop can no longer answer it.",
                 details={"status": dispute.status},
             )
-        dispute.seller_action, dispute.seller_reason = action, reason
-        dispute.seller_responded_at, dispute.seller_responder = now, actor
-        if action == "refund":
-            dispute.save(
-                update_fields=[
-                    "seller_action",
-                    "seller_reason",
-                    "seller_responded_at",
-                    "seller_responder",
-                ]
-            )
-            _refund_and_resolve(
-                order=order,
-                dispute=dispute,
-                actor=actor,
-                resolution=Dispute.Resolution.SELLER_REFUNDED,
-                reason=reason,
-                now=now,
-            )
-            return dispute
-        if now >= dispute.seller_deadline:
+        if action == "reject" and now >= dispute.seller_deadline:
             raise InvalidState(
                 "The deadline to answer this dispute has passed; it is being refunded.",
                 details={"seller_deadline": dispute.seller_deadline.isoformat()},
             )
-        dispute.status = Dispute.Status.AWAITING_STAFF
+        dispute.seller_action, dispute.seller_reason = action, reason
+        dispute.seller_responded_at, dispute.seller_responder = now, actor
+        if action == "reject":
+            dispute.status = Dispute.Status.AWAITING_STAFF
         dispute.save(
             update_fields=[
                 "status",
@@ -185,6 +168,15 @@ def dispute_respond(*, actor: Any, dispute_id: int, action: str, reason: str) ->
                 "seller_responder",
             ]
         )
+        if action == "refund":
+            _refund_and_resolve(
+                order=order,
+                dispute=dispute,
+                actor=actor,
+                resolution=Dispute.Resolution.SELLER_REFUNDED,
+                reason=reason,
+                now=now,
+            )
     return dispute
 
 
