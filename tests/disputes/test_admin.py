@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from disputes import services
-from orders.models import SandboxCharge
+from orders.models import Order, SandboxCharge
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +43,7 @@ def test_a_staff_refund_decision_in_the_admin_refunds_once(admin_client, sold):
     assert dispute.resolution_reason == "Photos convince."
     assert dispute.resolved_by.username == "root"
     assert SandboxCharge.objects.filter(kind="refund").count() == 1
+    assert Order.objects.get(pk=order.pk).status == "refunded"
     admin_client.post(url, {"decision": "refund", "decision_reason": "again"})
     assert SandboxCharge.objects.filter(kind="refund").count() == 1
 
