@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -50,6 +51,8 @@ INSTALLED_APPS = [
     "streams",
     "orders",
     "trust",
+    "disputes",
+    "support",
     "pages",
 ]
 
@@ -191,6 +194,15 @@ SPECTACULAR_SETTINGS = {
         "PaymentAttemptStatusEnum": "orders.models.PaymentAttempt.Status",
         "ShipmentStatusEnum": "orders.models.Shipment.Status",
         "WaitlistEntryStatusEnum": "orders.models.WaitlistEntry.Status",
+        "DisputeStatusEnum": "disputes.models.Dispute.Status",
+        "DisputeReasonEnum": "disputes.models.Dispute.Reason",
+        "DisputeResolutionEnum": "disputes.models.Dispute.Resolution",
+        "TicketStatusEnum": "support.models.Ticket.Status",
+        "TicketPriorityEnum": "support.models.Ticket.Priority",
+        "TicketCategoryEnum": "support.models.Ticket.Category",
+        "DisputeDecisionEnum": ["refund", "reject"],
+        # Keeps the name it had before the dispute `action` field arrived.
+        "ActionEnum": "streams.models.ModerationAction.Action",
     },
 }
 
@@ -246,6 +258,24 @@ LISTING_PROHIBITED_TERMS: list[str] = env.list(
     ],
 )
 
+# Disputes and returns (disputes app; docs/disputes.md).
+DISPUTE_SELLER_RESPONSE_HOURS: int = env.int("DISPUTE_SELLER_RESPONSE_HOURS", default=48)
+DISPUTE_WINDOW_DAYS: int = env.int("DISPUTE_WINDOW_DAYS", default=30)
+DISPUTE_SWEEP_SECONDS: float = env.float("DISPUTE_SWEEP_SECONDS", default=60.0)
+
+# Seller support (support app; docs/support.md): a ticket's due time by priority.
+SUPPORT_DUE_HOURS: dict[str, int] = {
+    "urgent": env.int("SUPPORT_DUE_HOURS_URGENT", default=2),
+    "high": env.int("SUPPORT_DUE_HOURS_HIGH", default=8),
+    "normal": env.int("SUPPORT_DUE_HOURS_NORMAL", default=24),
+    "low": env.int("SUPPORT_DUE_HOURS_LOW", default=72),
+}
+# An order at or above this total raises an order ticket's priority by one step.
+SUPPORT_HIGH_VALUE_ORDER: str = env.str("SUPPORT_HIGH_VALUE_ORDER", default="200.00")
+SUPPORT_ESCALATION_SWEEP_SECONDS: float = env.float(
+    "SUPPORT_ESCALATION_SWEEP_SECONDS", default=60.0
+)
+
 # Celery: Redis is the broker (SPEC); safety settings are explained in docs/celery.md.
 CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND: str | None = None
@@ -276,6 +306,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "trust.deadlines",
         "schedule": env.float("TRUST_SWEEP_SECONDS", default=60.0),
         "options": {"expires": 120},
+    },
+    "disputes-refund-overdue": {
+        "task": "disputes.refund_overdue",
+        "schedule": DISPUTE_SWEEP_SECONDS,
+        "options": {"expires": 300},
+    },
+    "support-escalate-overdue": {
+        "task": "support.escalate_overdue",
+        "schedule": SUPPORT_ESCALATION_SWEEP_SECONDS,
+        "options": {"expires": 300},
     },
     "core-idempotency-purge": {
         "task": "core.idempotency_purge_expired",

@@ -10,6 +10,8 @@ api_v1 = [
     path("", include("streams.urls")),
     path("", include("orders.urls")),
     path("", include("trust.urls")),
+    path("", include("disputes.urls")),
+    path("", include("support.urls")),
 ]
 
 urlpatterns = [
@@ -20,6 +22,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.page_urls")),
+    path("", include("support.page_urls")),
     path("", include("pages.urls")),
 ]
 

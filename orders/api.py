@@ -292,6 +292,15 @@ class ShipmentShipApi(ApiView):
         return Response(ShipmentOutput(shipment).data)
 
 
+class ShipmentDeliverApi(ApiView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: ShipmentOutput})
+    def post(self, request: Request, shipment_id: int) -> Response:
+        shipment = services.shipment_deliver(actor=request.user, shipment_id=shipment_id)
+        return Response(ShipmentOutput(shipment).data)
+
+
 # --------------------------------------------------------------------------- wallet
 
 

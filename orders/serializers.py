@@ -46,7 +46,7 @@ class HoldOutput(serializers.ModelSerializer):
 class ShipmentSummary(serializers.ModelSerializer):
     class Meta:
         model = Shipment
-        fields = ["id", "status", "carrier", "tracking_number", "shipped_at"]
+        fields = ["id", "status", "carrier", "tracking_number", "shipped_at", "delivered_at"]
 
 
 class OrderOutput(serializers.ModelSerializer):
@@ -101,6 +101,7 @@ class ShipmentOutput(serializers.ModelSerializer):
             "tracking_number",
             "created_at",
             "shipped_at",
+            "delivered_at",
             "orders",
         ]
 

@@ -796,7 +796,8 @@ REFUNDABLE = (Order.Status.PAID, Order.Status.SHIPPED, Order.Status.DELIVERED)
 
 def order_refund(*, actor: Any, order_id: int, reason: str, restock: bool | None = None) -> Order:
     """A shop owner, staff member or platform staff refunds a paid order. `restock`
-    (default: only if not shipped yet) puts the units back on hand."""
+    (default: only if not shipped yet) puts the units back on hand. `actor=None` is the
+    platform itself (a dispute whose seller missed the deadline)."""
     now = clock.now()
     with transaction.atomic():
         order = (
@@ -807,7 +808,9 @@ def order_refund(*, actor: Any, order_id: int, reason: str, restock: bool | None
         )
         if order is None:
             raise NotFound("No such order.")
-        if not (actor.is_staff or user_can_manage_shop(user=actor, shop=order.shop)):
+        if actor is not None and not (
+            actor.is_staff or user_can_manage_shop(user=actor, shop=order.shop)
+        ):
             if order.buyer_id == actor.pk:
                 raise Forbidden("Only the shop refunds; cancel the order instead.")
             raise NotFound("No such order.")
@@ -825,19 +828,24 @@ def order_refund(*, actor: Any, order_id: int, reason: str, restock: bool | None
     return order
 
 
+def _shipment_lock(*, actor: Any, shipment_id: int) -> tuple[Shipment, list[Order]]:
+    """The parcel and its orders, locked (orders first, as everywhere else), if the actor
+    manages its shop or is platform staff; 404 otherwise."""
+    shipment = Shipment.objects.select_related("shop").filter(pk=shipment_id).first()
+    if shipment is None or not (
+        actor.is_staff or user_can_manage_shop(user=actor, shop=shipment.shop)
+    ):
+        raise NotFound("No such shipment.")
+    orders = list(Order.objects.select_for_update().filter(shipment=shipment).order_by("id"))
+    return Shipment.objects.select_for_update().get(pk=shipment_id), orders
+
+
 def shipment_ship(*, actor: Any, shipment_id: int, carrier: str, tracking_number: str) -> Shipment:
     """Ship a parcel: its paid orders become `shipped`. 409 while one of its orders is
     still waiting for payment, or when nothing in it is paid."""
     now = clock.now()
     with transaction.atomic():
-        shipment = Shipment.objects.select_related("shop").filter(pk=shipment_id).first()
-        if shipment is None or not (
-            actor.is_staff or user_can_manage_shop(user=actor, shop=shipment.shop)
-        ):
-            raise NotFound("No such shipment.")
-        # Lock order: orders before their shipment (as everywhere else).
-        orders = list(Order.objects.select_for_update().filter(shipment=shipment).order_by("id"))
-        shipment = Shipment.objects.select_for_update().get(pk=shipment_id)
+        shipment, orders = _shipment_lock(actor=actor, shipment_id=shipment_id)
         if shipment.status != Shipment.Status.OPEN:
             raise InvalidState(
                 f"This shipment is {shipment.status}.", details={"status": shipment.status}
@@ -855,6 +863,27 @@ def shipment_ship(*, actor: Any, shipment_id: int, carrier: str, tracking_number
             order.status = Order.Status.SHIPPED
             order.save(update_fields=["status"])
             _emit_order(order)
+    return shipment
+
+
+def shipment_deliver(*, actor: Any, shipment_id: int) -> Shipment:
+    """Mark a shipped parcel delivered: `delivered_at` is set and its shipped orders
+    become `delivered` (the dispute window counts from here). 409 unless shipped."""
+    now = clock.now()
+    with transaction.atomic():
+        shipment, orders = _shipment_lock(actor=actor, shipment_id=shipment_id)
+        if shipment.status != Shipment.Status.SHIPPED:
+            raise InvalidState(
+                f"Only a shipped parcel can be delivered; this one is {shipment.status}.",
+                details={"status": shipment.status},
+            )
+        shipment.status, shipment.delivered_at = Shipment.Status.DELIVERED, now
+        shipment.save(update_fields=["status", "delivered_at"])
+        for order in orders:
+            if order.status == Order.Status.SHIPPED:
+                order.status = Order.Status.DELIVERED
+                order.save(update_fields=["status"])
+                _emit_order(order)
     return shipment
 
 

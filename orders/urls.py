@@ -18,6 +18,11 @@ urlpatterns = [
         "shops/<int:shop_id>/shipments/", api.ShopShipmentListApi.as_view(), name="shop-shipments"
     ),
     path("shipments/<int:shipment_id>/ship/", api.ShipmentShipApi.as_view(), name="shipment-ship"),
+    path(
+        "shipments/<int:shipment_id>/deliver/",
+        api.ShipmentDeliverApi.as_view(),
+        name="shipment-deliver",
+    ),
     path("me/payment-methods/", api.PaymentMethodListApi.as_view(), name="payment-method-list"),
     path(
         "me/payment-methods/<int:payment_method_id>/",

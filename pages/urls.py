@@ -10,5 +10,6 @@ urlpatterns = [
     path("studio/shows/<int:show_id>/", views.studio_page, name="studio"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("account/cases/", views.account_cases, name="account-cases"),
+    path("orders/", views.my_orders, name="orders"),
     path("dashboard/shows/<int:show_id>/", views.show_analytics_page, name="show-analytics"),
 ]

@@ -16,6 +16,10 @@ from django.templatetags.static import static
 from django.urls import reverse
 
 from catalog.models import Shop
+from disputes.selectors import latest_dispute_by_order
+from disputes.services import DISPUTABLE, dispute_window_closes_at
+from orders import clock
+from orders.selectors import orders_for_buyer
 from pages import charts, selectors
 from streams.models import Show
 from trust import selectors as trust_selectors
@@ -167,3 +171,23 @@ def account_cases(request: HttpRequest) -> HttpResponse:
         for c in trust_selectors.cases_of_user(user=request.user)[:100]
     ]
     return render(request, "pages/account_cases.html", {"cases": cases, "rules": RULES})
+
+
+@login_required
+def my_orders(request: HttpRequest) -> HttpResponse:
+    """The buyer's orders with their parcel, and each order's dispute: status, the
+    seller's deadline, the outcome; a form to open one where the rules allow."""
+    orders = list(orders_for_buyer(buyer=request.user).select_related("product", "show")[:100])
+    disputes = latest_dispute_by_order(orders=orders)
+    now = clock.now()
+    for order in orders:
+        dispute = disputes.get(order.pk)
+        closes_at = dispute_window_closes_at(order=order)
+        order.dispute = dispute  # type: ignore[attr-defined]
+        order.dispute_window_closes_at = closes_at  # type: ignore[attr-defined]
+        order.can_dispute = (  # type: ignore[attr-defined]
+            order.status in DISPUTABLE
+            and (closes_at is None or now <= closes_at)
+            and (dispute is None or not dispute.is_open)
+        )
+    return render(request, "pages/orders.html", {"orders": orders, "now": now})

@@ -5,7 +5,7 @@
 | `sandbox_ok` | succeeds |
 | `sandbox_declined` | declined (`card_declined`) |
 | `sandbox_insufficient_funds` | declined (`insufficient_funds`) |
-| `sandbox_slow` | succeeds after `SANDBOX_SLOW_SECONDS` |
+| `sandbox_slow` | succeeds after `SANDBOX_SLOW_SECONDS` (captures and refunds) |
 | `sandbox_error` | raises `ProviderError` on every attempt (the caller retries, then fails) |
 
 Its ledger is the `SandboxCharge` table: one row per idempotency key, so a repeated
@@ -72,6 +72,8 @@ class SandboxProvider:
     def refund(
         self, *, order: Order, amount: Decimal, reference: str, idempotency_key: str
     ) -> RefundResult:
+        if order.payment_token == SLOW_TOKEN:
+            time.sleep(settings.SANDBOX_SLOW_SECONDS)
         charge = self._record(
             key=idempotency_key,
             kind=SandboxCharge.Kind.REFUND,

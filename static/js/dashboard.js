@@ -3,6 +3,7 @@
 import { api, apiList, errorText, money, newIdempotencyKey } from "./api.js";
 import { $, h, pageData, setText } from "./dom.js";
 import { bindApiForms, onApiForm } from "./forms.js";
+import "./support.js";
 
 const page = pageData();
 const productTitles = new Map((page.products || []).map((p) => [p.id, p.title]));
@@ -67,6 +68,22 @@ function shipForm(s) {
   return form;
 }
 
+function deliverButton(s) {
+  const err = h("p", { class: "form-error", role: "alert" });
+  const btn = h("button", { type: "button", class: "small" }, "Mark delivered");
+  btn.addEventListener("click", async () => {
+    setText(err, "");
+    try {
+      await api("POST", `/api/v1/shipments/${s.id}/deliver/`, null, { idempotencyKey: newIdempotencyKey() });
+      loadShipments(page.shop.id);
+      loadOrders(page.shop.id);
+    } catch (e) {
+      setText(err, errorText(e));
+    }
+  });
+  return h("div", {}, btn, err);
+}
+
 async function loadShipments(shopId) {
   const body = $("#shipments-body");
   try {
@@ -81,7 +98,8 @@ async function loadShipments(shopId) {
           !shipped && Number(s.fee_uncollected) > 0
             ? h("span", { class: "small form-error" }, ` Shipping fee not collected: ${s.fee_uncollected} ${s.currency}`)
             : null),
-        h("td", {}, shipped ? `${s.carrier || ""} ${s.tracking_number || ""}`.trim() : shipForm(s)));
+        h("td", {}, shipped ? `${s.carrier || ""} ${s.tracking_number || ""}`.trim() : shipForm(s),
+          s.status === "shipped" ? deliverButton(s) : ""));
     }) : [h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No shipments yet."))]));
   } catch (err) {
     body.replaceChildren(h("tr", {}, h("td", { colspan: 4, class: "form-error" }, errorText(err))));

@@ -29,6 +29,7 @@ def test_order_list_and_detail_show_the_callers_orders_with_shipment(client_for,
         "carrier": "",
         "tracking_number": "",
         "shipped_at": None,
+        "delivered_at": None,
     }
     assert detail == listed["results"][0]
 
