@@ -22,10 +22,13 @@ the worker and PostgreSQL; docs/celery.md).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection
+from django.db import DatabaseError, connection
+
+logger = logging.getLogger(__name__)
 
 # The first key of the two-key advisory lock: this lock's namespace ("lc" + 1).
 CAPTURE_LOCK_SPACE = 0x6C630001
@@ -42,8 +45,15 @@ def capture_lock(*, order_id: int) -> Iterator[bool]:
         yield bool(locked)
     finally:
         if locked:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [CAPTURE_LOCK_SPACE, order_id])
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_advisory_unlock(%s, %s)", [CAPTURE_LOCK_SPACE, order_id]
+                    )
+            except DatabaseError:
+                # The session is gone (a database restart, a dropped connection), and its
+                # lock with it: nothing to release, and the attempt's own error stands.
+                logger.warning("capture lock of order %s lost with its session", order_id)
 
 
 def held_capture_locks(*, order_ids: list[int]) -> set[int]:

@@ -314,3 +314,55 @@ def test_concurrent_captures_of_one_order_charge_once(live_pin):
     assert PaymentAttempt.objects.filter(order=order, status="succeeded").count() == 1
     assert stock(pin.product) == (2, 0)
     assert active_held(variant_of(pin.product).pk) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_capture_whose_database_session_dies_is_recovered_at_once_and_charged_once(
+    live_pin, settings
+):
+    """The capturing session is terminated mid-attempt (what PostgreSQL sees when a worker
+    is killed): its capture lock goes with it, so the order is found stuck at once and the
+    next capture supersedes the dead attempt; the provider's ledger shows one charge."""
+    settings.SANDBOX_SLOW_SECONDS = 1
+    pin = live_pin()
+    order = pending_order(pin, token="sandbox_slow")
+    failed: list[BaseException] = []
+
+    def capture() -> None:
+        try:
+            services.order_capture_payment(order_id=order.pk)
+        except BaseException as exc:  # the session dies under it
+            failed.append(exc)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=capture)
+    worker.start()
+    try:
+        pid = None
+        deadline = time.monotonic() + 30
+        while pid is None and time.monotonic() < deadline:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND classid = %s::oid AND objid = %s::oid",
+                    [CAPTURE_LOCK_SPACE, order.pk],
+                )
+                row = cursor.fetchone()
+            pid = row[0] if row and PaymentAttempt.objects.filter(order=order).exists() else None
+            time.sleep(0.02)
+        assert pid is not None, "the capture never held its lock"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        worker.join(30)
+    # The task sees the session's error (and retries or is recovered by the sweep).
+    assert [type(e).__name__ for e in failed] == ["OperationalError"], failed
+    assert selectors.orders_stuck_in_payment() == [order.pk]
+
+    assert services.order_capture_payment(order_id=order.pk) == CaptureOutcome.PAID
+    assert list(order.attempts.values_list("number", "status", "error_code")) == [
+        (1, "error", "lost"),
+        (2, "succeeded", ""),
+    ]
+    assert SandboxCharge.objects.filter(kind="capture").count() == 1
