@@ -1,7 +1,8 @@
 """The per-process side of the fan-out: one Redis subscriber feeding local sockets.
 
 Each ASGI process (each event loop) has one `Hub`. It holds **one** Redis Pub/Sub
-connection, subscribed to the channels of the shows and users that have sockets here,
+connection, subscribed to the channels of the shows and users that have sockets here
+(and to a show's host-only channel for its hosts' sockets: `streams.audience`),
 receives each event's serialized frame once, and hands the same string to every local
 socket's `Conn` — no per-socket serialization, no per-socket Redis queue. Each `Conn` is
 a bounded in-memory queue drained by its consumer's writer task: a slow socket gets
@@ -131,9 +132,18 @@ class Conn:
     Every method is synchronous and runs on the event loop: no locks are needed.
     """
 
-    def __init__(self, *, show_id: int, user_id: int | None, max_queue: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        show_id: int,
+        user_id: int | None,
+        max_queue: int | None = None,
+        hears_hosts: bool = False,
+    ) -> None:
         self.show_id = show_id
         self.user_id = user_id
+        # Whether the show's host-only events reach this socket (`streams.audience`).
+        self.hears_hosts = hears_hosts
         self.max_queue = max_queue or int(_setting("WS_SEND_QUEUE_MAX", 2048))
         self.state = BUFFERING
         self.pending: list[tuple[int, str]] = []
@@ -265,6 +275,21 @@ class Conn:
         return [events.popleft() for _ in range(count)]
 
 
+# The channels a Conn listens on, by kind (an index into `Hub._conns_of`).
+SHOW_CHANNEL, USER_CHANNEL, HOSTS_CHANNEL = 0, 1, 2
+
+
+def _channels_of(conn: Conn) -> list[tuple[int, int, str]]:
+    """(kind, show or user id, channel name) of each channel `conn` listens on: its show's,
+    its user's, and its show's host-only channel when it hears host events."""
+    channels = [(SHOW_CHANNEL, conn.show_id, fanout.show_channel(conn.show_id))]
+    if conn.user_id is not None:
+        channels.append((USER_CHANNEL, conn.user_id, fanout.user_channel(conn.user_id)))
+    if conn.hears_hosts:
+        channels.append((HOSTS_CHANNEL, conn.show_id, fanout.show_hosts_channel(conn.show_id)))
+    return channels
+
+
 class Hub:
     """One per event loop (so one per ASGI process). See the module docstring."""
 
@@ -273,11 +298,12 @@ class Hub:
         self.redis_url = redis_url or settings.REDIS_URL
         self.show_conns: dict[int, set[Conn]] = {}
         self.user_conns: dict[int, set[Conn]] = {}
+        self.host_conns: dict[int, set[Conn]] = {}
         self.viewers: dict[int, int] = {}
         self._refs: dict[str, int] = {}
         self._confirmed: set[str] = set()
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
-        self._route: dict[bytes, tuple[bool, int]] = {}
+        self._route: dict[bytes, tuple[int, int]] = {}
         self._pubsub: PubSubConnection | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: aioredis.Redis | None = None
@@ -334,23 +360,18 @@ class Hub:
         """Route the show's and the user's frames to `conn`; returns once Redis confirms
         the subscriptions (so nothing published from now on can be missed)."""
         self._start()
-        self.show_conns.setdefault(conn.show_id, set()).add(conn)
-        channels = [fanout.show_channel(conn.show_id)]
-        self._route[channels[0].encode()] = (True, conn.show_id)
-        if conn.user_id is not None:
-            self.user_conns.setdefault(conn.user_id, set()).add(conn)
-            channels.append(fanout.user_channel(conn.user_id))
-            self._route[channels[1].encode()] = (False, conn.user_id)
-        for channel in channels:
+        for kind, ident, channel in _channels_of(conn):
+            self._conns_of(kind).setdefault(ident, set()).add(conn)
+            self._route[channel.encode()] = (kind, ident)
             self._refs[channel] = self._refs.get(channel, 0) + 1
         await self.subscribed(conn, timeout=timeout)
 
+    def _conns_of(self, kind: int) -> dict[int, set[Conn]]:
+        return (self.show_conns, self.user_conns, self.host_conns)[kind]
+
     async def subscribed(self, conn: Conn, *, timeout: float = 10.0) -> None:
         """Wait until the conn's channels are subscribed (again, after a reconnect)."""
-        channels = [fanout.show_channel(conn.show_id)]
-        if conn.user_id is not None:
-            channels.append(fanout.user_channel(conn.user_id))
-        waits = [self._subscription(channel) for channel in channels]
+        waits = [self._subscription(channel) for _, _, channel in _channels_of(conn)]
         await asyncio.wait_for(asyncio.gather(*waits), timeout)
 
     def detach(self, conn: Conn) -> None:
@@ -359,19 +380,14 @@ class Hub:
         if conns is None or conn not in conns:
             return
         self.uncount(conn)
-        conns.discard(conn)
-        if not conns:
-            del self.show_conns[conn.show_id]
-        channels = [fanout.show_channel(conn.show_id)]
-        if conn.user_id is not None:
-            users = self.user_conns.get(conn.user_id)
-            if users is not None:
-                users.discard(conn)
-                if not users:
-                    del self.user_conns[conn.user_id]
-            channels.append(fanout.user_channel(conn.user_id))
         gone = []
-        for channel in channels:
+        for kind, ident, channel in _channels_of(conn):
+            by_ident = self._conns_of(kind)
+            members = by_ident.get(ident)
+            if members is not None:
+                members.discard(conn)
+                if not members:
+                    del by_ident[ident]
             refs = self._refs.get(channel, 0) - 1
             if refs > 0:
                 self._refs[channel] = refs
@@ -472,13 +488,13 @@ class Hub:
                 body = payload[sep + 1 :]
                 text = body.decode()
                 frame = ws_text_frame(body)
-                is_show, ident = target
-                if is_show:
+                kind, ident = target
+                if kind == SHOW_CHANNEL:
                     seq = int(payload[:sep])
                     for conn in tuple(self.show_conns.get(ident, ())):
                         conn.offer_show(seq, text, frame)
-                else:
-                    for conn in tuple(self.user_conns.get(ident, ())):
+                else:  # one user's or the show's hosts': unsequenced
+                    for conn in tuple(self._conns_of(kind).get(ident, ())):
                         conn.offer_private(text, frame)
             elif msg.kind == b"subscribe":
                 self._confirm(msg.channel.decode())
