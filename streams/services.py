@@ -12,7 +12,7 @@ timeline consistent under concurrent requests.
 Redis keys (all in the configured `REDIS_URL` database):
 
 - ``streams:chat:rate:{user_id}`` — per-user chat counter, a fixed window of
-  `CHAT_RATE_WINDOW_S` seconds (INCR + EXPIRE NX in one MULTI).
+  `CHAT_RATE_WINDOW_S` seconds (SET NX EX + INCR in one MULTI: `core.throttling.fixed_window_hit`).
 - ``streams:chat:slow:{show_id}:{user_id}`` — slow-mode marker, SET NX EX `slow_mode_s`.
 - ``streams:reactions:rate:{user_id}`` — per-user reaction counter (same scheme).
 - ``streams:reactions:{show_id}`` — hash kind → count since the last take;
@@ -36,7 +36,7 @@ from catalog.selectors import user_can_manage_shop
 from core.errors import ApiError, Forbidden, Invalid, InvalidState, NotFound
 from core.redis import get_redis
 from core.text import check_text as _check_text
-from core.throttling import CACHE_ERRORS, warn_cache_down
+from core.throttling import CACHE_ERRORS, fixed_window_hit, warn_cache_down
 from streams.events import emit_show_event, emit_user_event
 from streams.models import ChatMessage, LineupItem, ModerationAction, Pin, Show, ShowModerator
 from streams.selectors import (
@@ -93,23 +93,6 @@ def _require_host(role: Role) -> None:
         raise ApiError("not_authenticated", "Sign in to do this.", status=401)
     if role != "host":
         raise Forbidden("Only the show's hosts may do this.")
-
-
-def _fixed_window_hit(*, key: str, window_s: int) -> tuple[int, int]:
-    """Count one hit in a fixed window; returns (hits so far, seconds left in the window).
-
-    Fails open (counts as the first hit) while Redis is unreachable: a rate limit is not
-    worth a 500 (docs/operations.md, "Redis outage")."""
-    pipe = get_redis().pipeline(transaction=True)
-    pipe.incr(key)
-    pipe.expire(key, window_s, nx=True)
-    pipe.ttl(key)
-    try:
-        count, _, ttl = pipe.execute()
-    except CACHE_ERRORS as exc:
-        warn_cache_down(f"rate limit {key.rsplit(':', 1)[0]}", exc)
-        return 1, window_s
-    return int(count), max(int(ttl), 1)
 
 
 # --- shows --------------------------------------------------------------------------------
@@ -435,7 +418,7 @@ def chat_send(*, show_id: int, user: Any, text: Any) -> ChatMessage:
             "Your message contains a word the host does not allow here.",
             status=400,
         )
-    count, ttl = _fixed_window_hit(key=f"streams:chat:rate:{user.pk}", window_s=CHAT_RATE_WINDOW_S)
+    count, ttl = fixed_window_hit(key=f"streams:chat:rate:{user.pk}", window_s=CHAT_RATE_WINDOW_S)
     if count > CHAT_RATE_MESSAGES:
         raise ApiError(
             "throttled",
@@ -666,7 +649,7 @@ def reaction_send(*, show_id: int, user: Any, kind: Any) -> None:
     if not _show_open_for(show=show, role=role):
         raise ApiError("show_not_live", "Reactions open when the show goes live.", status=409)
     check_not_restricted(show=show, user=user, role=role)
-    count, ttl = _fixed_window_hit(
+    count, ttl = fixed_window_hit(
         key=f"streams:reactions:rate:{user.pk}", window_s=REACTION_RATE_WINDOW_S
     )
     if count > REACTION_RATE:
