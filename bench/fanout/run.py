@@ -404,6 +404,8 @@ def django_env(args: argparse.Namespace) -> dict[str, str]:
         CONN_MAX_AGE="60",
         LOG_LEVEL="WARNING",
         PYTHONPATH=str(ROOT),
+        # Thousands of anonymous viewers from one address, on purpose.
+        WS_ANON_PER_IP_MAX="100000",
     )
     return env
 
