@@ -90,9 +90,34 @@ def latencies(request: pytest.FixtureRequest) -> Iterator[Latencies]:
     rec.write()
 
 
+#: Errors the pages of the running test logged: console errors (a failed resource load,
+#: a `console.error`) and uncaught exceptions. `_no_console_errors` fails the test on any.
+BROWSER_ERRORS: list[str] = []
+
+
+def watch_for_errors(page: Page) -> None:
+    def on_console(msg: Any) -> None:
+        if msg.type == "error":
+            where = msg.location.get("url", "") if msg.location else ""
+            BROWSER_ERRORS.append(f"console error on {page.url}: {msg.text} ({where})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: BROWSER_ERRORS.append(f"page error on {page.url}: {exc}"))
+
+
+@pytest.fixture(autouse=True)
+def _no_console_errors() -> Iterator[None]:
+    """Every browser test fails on any console error or page error its pages logged."""
+    BROWSER_ERRORS.clear()
+    yield
+    errors, BROWSER_ERRORS[:] = list(BROWSER_ERRORS), []
+    assert not errors, "the browser logged errors:\n" + "\n".join(errors)
+
+
 def new_context(browser: Browser, base_url: str, size: dict[str, int] = DESKTOP) -> BrowserContext:
     ctx = browser.new_context(base_url=base_url, viewport=size)  # type: ignore[arg-type]
     ctx.set_default_timeout(WAIT_MS)
+    ctx.on("page", watch_for_errors)
     return ctx
 
 
