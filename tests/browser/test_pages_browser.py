@@ -10,7 +10,14 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from streams.models import LineupItem
-from tests.browser.conftest import DESKTOP, PHONE, new_context, screenshot, sign_in
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    allow_console_error,
+    new_context,
+    screenshot,
+    sign_in,
+)
 from tests.factories import ProductFactory, ShopFactory, ShowFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -75,6 +82,7 @@ def test_seller_manages_catalog_and_shows_from_the_dashboard(browser, server, tm
     expect(row.locator("td").nth(3)).to_have_text("4")
 
     # Adjusting stock needs a reason; taking more than is available is refused.
+    allow_console_error(r"status of 409 \(Conflict\) .*/stock-adjustments/")
     page.get_by_text("Adjust stock").click()
     adjust = page.locator("form[data-api-url$='/stock-adjustments/']")
     adjust.get_by_label(re.compile("^Change")).fill("-9")
