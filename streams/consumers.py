@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from core.errors import ApiError, Forbidden, NotFound
 from streams import fanout
-from streams.audience import socket_hears_hosts
+from streams.audience import user_hears_hosts
 from streams.hub import (
     BUFFERING,
     GATED,
@@ -116,7 +116,7 @@ class ShowConsumer(AsyncWebsocketConsumer):
             return CLOSE_TRY_AGAIN
         user_id = self.user.pk if self.user.is_authenticated else None
         try:
-            hears_hosts = user_id is not None and await database_sync_to_async(_hears_hosts)(
+            hears_hosts = user_id is not None and await database_sync_to_async(user_hears_hosts)(
                 show_id=self.show_id, user=self.user
             )
             conn = self.conn = Conn(show_id=self.show_id, user_id=user_id, hears_hosts=hears_hosts)
@@ -399,14 +399,6 @@ class ShowConsumer(AsyncWebsocketConsumer):
         "moderate": _on_moderate,
         "resume": _on_resume,
     }
-
-
-def _hears_hosts(*, show_id: int, user: Any) -> bool:
-    """Whether `user`'s socket gets the show's host-only events (decided once, on join)."""
-    from streams.selectors import show_with_role
-
-    _, role = show_with_role(show_id=show_id, user=user)
-    return socket_hears_hosts(role)
 
 
 def _client_ip(scope: dict[str, Any]) -> str:

@@ -14,15 +14,33 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from streams.models import ModerationAction, Show, ShowModerator
+from streams.models import ModerationAction, ShowModerator
 from streams.services import moderation_apply, reaction_counts_take
-from tests.factories import ShopFactory, ShowFactory, UserFactory
 from tests.helpers import assert_error
+from tests.streams import test_consumer_actions as consumer_actions
 from tests.streams.livekit import hubs_closed, room, session_headers  # noqa: F401
 
 
 def moderate(client: Any, show_id: int, **body: Any) -> Any:
     return client.post(f"/api/v1/shows/{show_id}/moderation/", body, format="json")
+
+
+def time_out(client: Any, show_id: int, user: Any, seconds: int, reason: str = "Caps") -> Any:
+    return moderate(
+        client, show_id, action="timeout", user=user.pk, reason=reason, duration_s=seconds
+    )
+
+
+def record_timeout(*, show: Any, actor: Any, target: Any, ends_in_s: int) -> None:
+    """A timeout row as a concurrent moderator's request would leave it (no checks)."""
+    ModerationAction.objects.create(
+        show=show,
+        actor=actor,
+        target_user=target,
+        action="timeout",
+        reason="Caps",
+        until=timezone.now() + timedelta(seconds=ends_in_s),
+    )
 
 
 def chat(client: Any, show_id: int, text: str = "hello") -> Any:
@@ -32,16 +50,8 @@ def chat(client: Any, show_id: int, text: str = "hello") -> Any:
 # --- read-only: every write of the room -----------------------------------------------
 
 
-class Cast:
-    def __init__(self) -> None:
-        self.host = UserFactory()
-        self.show = ShowFactory(
-            shop=ShopFactory(owner=self.host), status=Show.Status.LIVE, started_at=timezone.now()
-        )
-        self.viewer = UserFactory()
-        self.other = UserFactory()
-        self.viewer_headers = session_headers(self.viewer)
-        self.other_headers = session_headers(self.other)
+class Cast(consumer_actions.Cast):
+    """A live show, its host, a viewer and another viewer; the viewer can be restricted."""
 
     def restrict(self, action: str, **extra: Any) -> None:
         moderation_apply(
@@ -69,8 +79,8 @@ async def test_a_restricted_user_cannot_react(
 ) -> None:
     await database_sync_to_async(cast.restrict)(action, **extra)
     async with (
-        room(cast.show.pk, headers=cast.viewer_headers) as restricted,
-        room(cast.show.pk, headers=cast.other_headers) as other,
+        room(cast.show.pk, headers=cast.headers["viewer"]) as restricted,
+        room(cast.show.pk, headers=cast.headers["other"]) as other,
         room(cast.show.pk) as anon,
     ):
         await restricted.send("reaction.send", {"kind": "heart"})
@@ -87,7 +97,7 @@ async def test_a_restricted_user_cannot_react(
 async def test_a_banned_moderator_is_read_only_too(cast: Cast) -> None:
     await database_sync_to_async(ShowModerator.objects.create)(show=cast.show, user=cast.viewer)
     await database_sync_to_async(cast.restrict)("ban")
-    async with room(cast.show.pk, headers=cast.viewer_headers) as mod:
+    async with room(cast.show.pk, headers=cast.headers["viewer"]) as mod:
         assert mod.snapshot is not None
         assert mod.snapshot["moderation"]["action"] == "ban"
         for type, data in [
@@ -104,17 +114,7 @@ async def test_a_banned_moderator_is_read_only_too(cast: Cast) -> None:
 
 
 def test_a_restricted_user_cannot_chat_over_rest(live_show, host, viewer, client_for):  # type: ignore[no-untyped-def]
-    assert (
-        moderate(
-            client_for(host),
-            live_show.pk,
-            action="timeout",
-            user=viewer.pk,
-            reason="Caps",
-            duration_s=60,
-        ).status_code
-        == 201
-    )
+    assert time_out(client_for(host), live_show.pk, viewer, 60).status_code == 201
     assert_error(chat(client_for(viewer), live_show.pk), 403, "timed_out")
 
 
@@ -126,14 +126,7 @@ def test_a_moderators_timeout_does_not_lift_a_hosts_ban(  # type: ignore[no-unty
 ):
     ban = moderate(client_for(host), live_show.pk, action="ban", user=viewer.pk, reason="Abuse")
     assert ban.status_code == 201
-    timeout = moderate(
-        client_for(moderator),
-        live_show.pk,
-        action="timeout",
-        user=viewer.pk,
-        reason="Caps",
-        duration_s=1,
-    )
+    timeout = time_out(client_for(moderator), live_show.pk, viewer, 1)
     body = assert_error(timeout, 409, "invalid_state")
     assert body["details"] == {"restriction": "ban"}
     assert not ModerationAction.objects.filter(action="timeout").exists()
@@ -148,46 +141,17 @@ def test_a_timeout_recorded_after_a_ban_does_not_lift_it(  # type: ignore[no-unt
     assert (
         moderate(client_for(host), live_show.pk, action="ban", user=viewer.pk, reason="Abuse")
     ).status_code == 201
-    ModerationAction.objects.create(
-        show=live_show,
-        actor=moderator,
-        target_user=viewer,
-        action="timeout",
-        reason="Caps",
-        until=timezone.now() + timedelta(seconds=60),
-    )
+    record_timeout(show=live_show, actor=moderator, target=viewer, ends_in_s=60)
     assert_error(chat(client_for(viewer), live_show.pk), 403, "banned")
 
 
 def test_a_shorter_timeout_is_refused_and_a_longer_one_extends(  # type: ignore[no-untyped-def]
     live_show, host, moderator, viewer, client_for
 ):
-    long = moderate(
-        client_for(host),
-        live_show.pk,
-        action="timeout",
-        user=viewer.pk,
-        reason="Long",
-        duration_s=600,
-    )
-    assert long.status_code == 201
-    short = moderate(
-        client_for(moderator),
-        live_show.pk,
-        action="timeout",
-        user=viewer.pk,
-        reason="Short",
-        duration_s=5,
-    )
+    assert time_out(client_for(host), live_show.pk, viewer, 600, "Long").status_code == 201
+    short = time_out(client_for(moderator), live_show.pk, viewer, 5, "Short")
     assert assert_error(short, 409, "invalid_state")["details"]["restriction"] == "timeout"
-    longer = moderate(
-        client_for(moderator),
-        live_show.pk,
-        action="timeout",
-        user=viewer.pk,
-        reason="Longer",
-        duration_s=1200,
-    )
+    longer = time_out(client_for(moderator), live_show.pk, viewer, 1200, "Longer")
     assert longer.status_code == 201
     err = assert_error(chat(client_for(viewer), live_show.pk), 403, "timed_out")
     assert err["details"]["until"] == longer.json()["until"]
@@ -203,12 +167,5 @@ def test_an_unban_lifts_everything_and_a_timeout_ends_by_itself(  # type: ignore
     ):
         assert moderate(client_for(host), live_show.pk, user=viewer.pk, **body).status_code == 201
     assert chat(client_for(viewer), live_show.pk).status_code == 201
-    ModerationAction.objects.create(
-        show=live_show,
-        actor=host,
-        target_user=viewer,
-        action="timeout",
-        reason="Over",
-        until=timezone.now() - timedelta(seconds=1),
-    )
+    record_timeout(show=live_show, actor=host, target=viewer, ends_in_s=-1)
     assert chat(client_for(viewer), live_show.pk, "again").status_code == 201
