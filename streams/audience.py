@@ -50,6 +50,7 @@ EVENT_AUDIENCE: dict[str, Audience] = {
     "order.updated": Audience.USER,
     "moderation.notice": Audience.USER,
     "auction.outbid": Audience.USER,
+    "case.updated": Audience.USER,
 }
 
 
