@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.services import token_issue, token_revoke, user_register
-from accounts.throttles import AuthIpThrottle, AuthUsernameThrottle
+from accounts.signin import signin_attempt_check, signin_refusal
 from core.api import ApiView
 from core.errors import ApiError
 
@@ -20,7 +20,6 @@ from core.errors import ApiError
 class RegisterApi(ApiView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [AuthIpThrottle]
 
     class InputSerializer(serializers.Serializer):
         username = serializers.RegexField(r"^[\w.@+-]+$", max_length=150)
@@ -36,6 +35,8 @@ class RegisterApi(ApiView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        # A password presented on sign-up counts like any other (accounts.signin).
+        signin_attempt_check(request=request._request, username=data.validated_data["username"])
         user, token = user_register(**data.validated_data)
         body = {"id": user.pk, "username": user.username, "token": token}
         return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)
@@ -44,7 +45,7 @@ class RegisterApi(ApiView):
 class TokenApi(ApiView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [AuthIpThrottle, AuthUsernameThrottle]
+    # The sign-in limits are counted by the authentication backend (accounts.signin).
 
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)
@@ -58,6 +59,9 @@ class TokenApi(ApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = authenticate(request._request, **data.validated_data)
+        refusal = signin_refusal(request._request)
+        if refusal is not None:
+            raise refusal
         if user is None or not user.is_active:
             raise ApiError("not_authenticated", "Unknown username or wrong password.", status=401)
         return Response({"token": token_issue(user=user)})

@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class AccountsConfig(AppConfig):
     name = "accounts"
+
+    def ready(self) -> None:
+        from django.contrib import admin
+
+        from accounts.pages import AdminSignInForm
+
+        # The admin's sign-in words a throttled attempt like our own page does (the
+        # limits themselves are in the authentication backend, for every door).
+        admin.site.login_form = AdminSignInForm

@@ -4,7 +4,7 @@ from django.urls import path
 from accounts import pages
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", pages.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", pages.signup, name="signup"),
 ]

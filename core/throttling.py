@@ -38,6 +38,27 @@ def warn_cache_down(what: str, exc: BaseException) -> None:
     logger.warning("Redis unreachable, %s skipped (failing open): %r", what, exc)
 
 
+def fixed_window_hit(*, key: str, window_s: int) -> tuple[int, int]:
+    """Count one hit in a fixed window; returns (hits so far, seconds left in the window).
+
+    Fails open (counts as the first hit) while Redis is unreachable: a rate limit is not
+    worth a 500 (docs/operations.md, "Redis outage")."""
+    from core.redis import get_redis
+
+    pipe = get_redis().pipeline(transaction=True)
+    # SET NX EX starts the window (INCR keeps the expiry); unlike EXPIRE NX it works on
+    # every Redis version, not only 7+.
+    pipe.set(key, 0, ex=window_s, nx=True)
+    pipe.incr(key)
+    pipe.ttl(key)
+    try:
+        _, count, ttl = pipe.execute()
+    except CACHE_ERRORS as exc:
+        warn_cache_down(f"rate limit {key.rsplit(':', 1)[0]}", exc)
+        return 1, window_s
+    return int(count), max(int(ttl), 1)
+
+
 class FailOpenMixin:
     """Let the request through when the throttle's history cannot be read or written."""
 

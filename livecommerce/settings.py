@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.signin.SignInDeviceCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -121,6 +122,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Every password check counts against the sign-in limits (accounts/signin.py).
+AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -213,6 +217,13 @@ SANDBOX_SLOW_SECONDS: float = env.float("SANDBOX_SLOW_SECONDS", default=3.0)
 WS_TICKET_TTL_SECONDS: int = 60
 # Live room (docs/live-room.md, "Settings"): other tunables default in streams/.
 WS_DIRECT_WRITE: bool = env.bool("WS_DIRECT_WRITE", default=True)
+# A socket's outgoing queue: events past this many unsent switch it to `resync`.
+WS_SEND_QUEUE_MAX: int = env.int("WS_SEND_QUEUE_MAX", default=2048)
+# A socket whose writer has waited this long on one send (its peer stopped reading) is
+# dropped (docs/live-room.md "Slow and silent clients").
+WS_SEND_STALL_SECONDS: float = env.float("WS_SEND_STALL_SECONDS", default=20.0)
+# Anonymous sockets one client address may hold open in one web process (close 4429).
+WS_ANON_PER_IP_MAX: int = env.int("WS_ANON_PER_IP_MAX", default=20)
 IDEMPOTENCY_TTL_SECONDS: int = 24 * 3600
 
 # Checkout and payments (orders app; docs/checkout.md, docs/celery.md).

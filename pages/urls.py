@@ -6,6 +6,7 @@ app_name = "pages"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("shows/<int:show_id>/", views.show_page, name="show"),
     path("studio/shows/<int:show_id>/", views.studio_page, name="studio"),
     path("dashboard/", views.dashboard, name="dashboard"),

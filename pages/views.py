@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 
@@ -53,6 +53,12 @@ def _show_data(show: Show) -> dict[str, Any]:
         "started_at": show.started_at.isoformat() if show.started_at else None,
         "rehearsal": show.rehearsal,
     }
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin, the API docs);
+    our pages link the same file (templates/base.html)."""
+    return redirect(static("favicon.svg"))
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -22,7 +22,17 @@ from redis.exceptions import RedisError
 
 from core.errors import ApiError, Forbidden, NotFound
 from streams import fanout
-from streams.hub import BUFFERING, GATED, LIVE, Conn, Hub, get_hub, uvicorn_direct_write
+from streams.audience import user_hears_hosts
+from streams.hub import (
+    BUFFERING,
+    GATED,
+    LIVE,
+    Conn,
+    Hub,
+    get_hub,
+    uvicorn_abort,
+    uvicorn_direct_write,
+)
 from streams.ws_auth import TicketRejected, ws_user
 
 logger = logging.getLogger(__name__)
@@ -32,6 +42,7 @@ CLOSE_TRY_AGAIN = 1013
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY = 4429
 
 
 def _setting(name: str, default: float) -> float:
@@ -104,8 +115,13 @@ class ShowConsumer(AsyncWebsocketConsumer):
         except (RedisError, OSError):
             return CLOSE_TRY_AGAIN
         user_id = self.user.pk if self.user.is_authenticated else None
-        conn = self.conn = Conn(show_id=self.show_id, user_id=user_id)
         try:
+            hears_hosts = user_id is not None and await database_sync_to_async(user_hears_hosts)(
+                show_id=self.show_id, user=self.user
+            )
+            conn = self.conn = Conn(show_id=self.show_id, user_id=user_id, hears_hosts=hears_hosts)
+            if user_id is None and not self.room.admit_anonymous(conn, ip=_client_ip(self.scope)):
+                return CLOSE_TOO_MANY
             await self.room.attach(conn)
             seq, text = await self._snapshot()
         except TimeoutError:
@@ -120,6 +136,7 @@ class ShowConsumer(AsyncWebsocketConsumer):
         self._joined = True
         if getattr(settings, "WS_DIRECT_WRITE", True):
             conn.direct = uvicorn_direct_write(self.base_send)
+        conn.abort = uvicorn_abort(self.base_send)
         if not conn.apply_snapshot(seq=seq, text=text, gated=True):
             conn.request_resync()
         self.room.count(conn)
@@ -154,7 +171,14 @@ class ShowConsumer(AsyncWebsocketConsumer):
     # --- writing ----------------------------------------------------------------------
 
     async def _send_text(self, text: str) -> None:
-        await self.base_send({"type": "websocket.send", "text": text})
+        conn = self.conn
+        assert conn is not None
+        # Watched by the hub: a send that never completes means the peer stopped reading.
+        conn.send_started = asyncio.get_running_loop().time()
+        try:
+            await self.base_send({"type": "websocket.send", "text": text})
+        finally:
+            conn.send_started = None
 
     async def _write_loop(self) -> None:
         conn = self.conn
@@ -375,6 +399,13 @@ class ShowConsumer(AsyncWebsocketConsumer):
         "moderate": _on_moderate,
         "resume": _on_resume,
     }
+
+
+def _client_ip(scope: dict[str, Any]) -> str:
+    """The client's address as the server saw it (uvicorn takes it from X-Forwarded-For
+    only for trusted proxies: FORWARDED_ALLOW_IPS)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def _is_int(value: Any) -> bool:

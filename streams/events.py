@@ -13,12 +13,18 @@ from typing import Any
 
 from django.db import transaction
 
+from streams.audience import Audience, event_audience
+
 logger = logging.getLogger(__name__)
 
 
 def emit_show_event(*, show_id: int, type: str, data: dict[str, Any]) -> None:
-    """Broadcast `type` with `data` to everyone watching show `show_id`, after commit."""
+    """Deliver `type` with `data` to its audience in show `show_id` (everyone watching, or
+    the show's hosts: `streams.audience`), after commit."""
     from streams import fanout
+
+    if event_audience(type) is Audience.USER:  # checked now, not after commit
+        raise ValueError(f"{type!r} is for one user: use emit_user_event")
 
     transaction.on_commit(lambda: fanout.publish_show_event(show_id=show_id, type=type, data=data))
 
@@ -26,5 +32,8 @@ def emit_show_event(*, show_id: int, type: str, data: dict[str, Any]) -> None:
 def emit_user_event(*, user_id: int, type: str, data: dict[str, Any]) -> None:
     """Send a private event to one user's open sockets (all shows), after commit."""
     from streams import fanout
+
+    if event_audience(type) is not Audience.USER:
+        raise ValueError(f"{type!r} is not a one-user event: use emit_show_event")
 
     transaction.on_commit(lambda: fanout.publish_user_event(user_id=user_id, type=type, data=data))

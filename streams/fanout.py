@@ -40,6 +40,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from core.redis import get_redis
+from streams.audience import Audience, event_audience
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,11 @@ def show_channel(show_id: int) -> str:
 
 def user_channel(user_id: int) -> str:
     return f"{namespace()}:user:{user_id}"
+
+
+def show_hosts_channel(show_id: int) -> str:
+    """The channel of a show's host-only events (`streams.audience`)."""
+    return f"{namespace()}:show:{show_id}:hosts"
 
 
 def show_stream_key(show_id: int) -> str:
@@ -187,12 +193,22 @@ def show_event_publish(*, show_id: int, type: str, data: dict[str, Any]) -> int 
 
 
 def publish_show_event(*, show_id: int, type: str, data: dict[str, Any]) -> int | None:
-    """Broadcast `type` to everyone watching `show_id` (called after commit).
+    """Deliver show event `type` to its audience in `show_id` (called after commit).
 
+    Everyone's events are sequenced and retained (returns the `seq`); host-only events go
+    to the show's hosts channel without a `seq` (returns None). See `streams.audience`.
     Never raises for an unreachable Redis: the data change already committed, so failing
     the caller would only turn a lost notification into a 500. The loss is logged and the
     hubs tell their sockets to `resync` when they reconnect.
     """
+    audience = event_audience(type)
+    if audience is Audience.USER:
+        raise ValueError(f"{type!r} is for one user: use publish_user_event")
+    if audience is Audience.HOSTS:
+        _publish_unsequenced(
+            channel=show_hosts_channel(show_id), type=type, data=data, show_id=show_id
+        )
+        return None
     try:
         return show_event_publish(show_id=show_id, type=type, data=data)
     except redis.RedisError:
@@ -202,11 +218,15 @@ def publish_show_event(*, show_id: int, type: str, data: dict[str, Any]) -> int 
 
 def publish_user_event(*, user_id: int, type: str, data: dict[str, Any]) -> None:
     """Send a private event to every open socket of one user (not sequenced, not retained)."""
+    _publish_unsequenced(channel=user_channel(user_id), type=type, data=data, user_id=user_id)
+
+
+def _publish_unsequenced(*, channel: str, type: str, data: dict[str, Any], **where: int) -> None:
     frame = encode_frame(type=type, data=data)
     try:
-        get_redis().publish(user_channel(user_id), b"0|" + frame)
+        get_redis().publish(channel, b"0|" + frame)
     except redis.RedisError:
-        logger.exception("user event lost", extra={"user_id": user_id, "event_type": type})
+        logger.exception("private event lost", extra={**where, "event_type": type})
 
 
 # --- reading the retention stream ----------------------------------------------------------

@@ -1,7 +1,8 @@
 """The per-process side of the fan-out: one Redis subscriber feeding local sockets.
 
 Each ASGI process (each event loop) has one `Hub`. It holds **one** Redis Pub/Sub
-connection, subscribed to the channels of the shows and users that have sockets here,
+connection, subscribed to the channels of the shows and users that have sockets here
+(and to a show's host-only channel for its hosts' sockets: `streams.audience`),
 receives each event's serialized frame once, and hands the same string to every local
 socket's `Conn` — no per-socket serialization, no per-socket Redis queue. Each `Conn` is
 a bounded in-memory queue drained by its consumer's writer task: a slow socket gets
@@ -49,8 +50,16 @@ logger = logging.getLogger(__name__)
 BUFFERING = 0  # no snapshot yet (connecting or resyncing): hold events to sort out later
 GATED = 1  # snapshot sent, waiting for the client's first frame (maybe `resume`)
 LIVE = 2  # events flow to the socket
+DROPPED = 3  # the peer stopped reading: the socket is being dropped, nothing is queued
+
+#: Control frames (answers to the client's own frames) a socket may have unsent: only a
+#: client that sends frames and never reads the answers gets there.
+CONTROL_QUEUE_MAX = 100
 
 PRIVATE = -1  # the `seq` slot of a private (unsequenced) frame in a pending list
+
+#: Close code of a socket dropped because its peer stopped reading (docs/live-room.md).
+CLOSE_DROPPED = 4408
 
 #: Writes one ready-made WebSocket frame to a socket now; False when it cannot (see below).
 DirectWrite = Callable[[bytes], bool]
@@ -67,6 +76,31 @@ def ws_text_frame(payload: bytes) -> bytes:
     return bytes((0x81, 127)) + size.to_bytes(8, "big") + payload
 
 
+def _uvicorn_protocol(send: Any) -> Any:
+    """uvicorn's websockets-sansio protocol object behind an ASGI `send`, or None."""
+    for _ in range(4):
+        owner = getattr(send, "__self__", None)
+        if type(owner).__module__ == "uvicorn.protocols.websockets.websockets_sansio_impl":
+            return owner
+        if isinstance(owner, InstanceSessionWrapper):
+            # Channels' session middleware wraps `send` only to save the session on
+            # accept; a data frame passes through it untouched.
+            send = owner.real_send
+            continue
+        return None
+    return None
+
+
+def uvicorn_abort(send: Any) -> Callable[[], None] | None:
+    """Drops a socket served by uvicorn at once: aborts its transport (no close frame —
+    a peer that reads nothing would never read it). None under another server."""
+    proto = _uvicorn_protocol(send)
+    transport = getattr(proto, "transport", None)
+    if transport is None:
+        return None
+    return transport.abort
+
+
 def uvicorn_direct_write(send: Any) -> DirectWrite | None:
     """The direct path to a socket served by uvicorn's websockets-sansio protocol.
 
@@ -77,18 +111,7 @@ def uvicorn_direct_write(send: Any) -> DirectWrite | None:
     work. Anything else — another server, compression, a paused or closing socket — gets
     None or False, and the frame goes through the socket's queue and `send` as usual.
     """
-    proto: Any = None
-    for _ in range(4):
-        owner = getattr(send, "__self__", None)
-        if type(owner).__module__ == "uvicorn.protocols.websockets.websockets_sansio_impl":
-            proto = owner
-            break
-        if isinstance(owner, InstanceSessionWrapper):
-            # Channels' session middleware wraps `send` only to save the session on
-            # accept; a data frame passes through it untouched.
-            send = owner.real_send
-            continue
-        return None
+    proto = _uvicorn_protocol(send)
     if proto is None:
         return None
     try:
@@ -131,10 +154,19 @@ class Conn:
     Every method is synchronous and runs on the event loop: no locks are needed.
     """
 
-    def __init__(self, *, show_id: int, user_id: int | None, max_queue: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        show_id: int,
+        user_id: int | None,
+        max_queue: int | None = None,
+        hears_hosts: bool = False,
+    ) -> None:
         self.show_id = show_id
         self.user_id = user_id
-        self.max_queue = max_queue or int(_setting("WS_SEND_QUEUE_MAX", 2048))
+        # Whether the show's host-only events reach this socket (`streams.audience`).
+        self.hears_hosts = hears_hosts
+        self.max_queue = max_queue or int(settings.WS_SEND_QUEUE_MAX)
         self.state = BUFFERING
         self.pending: list[tuple[int, str]] = []
         self.pending_overflowed = False
@@ -151,6 +183,13 @@ class Conn:
         # is idle with nothing queued, so the order of frames never changes.
         self.direct: DirectWrite | None = None
         self.writer_idle = False
+        # Loop time when the writer started the send it is still waiting on (None when
+        # not sending): the hub's watchdog drops a socket stuck longer than the limit.
+        self.send_started: float | None = None
+        # Set by the consumer under uvicorn: drops the connection at once.
+        self.abort: Callable[[], None] | None = None
+        # The client address an anonymous socket is counted under (`Hub.admit_anonymous`).
+        self.anonymous_ip: str | None = None
 
     # --- fed by the hub ----------------------------------------------------------------
 
@@ -192,6 +231,8 @@ class Conn:
         self.wake.set()
 
     def _hold(self, seq: int, text: str) -> None:
+        if self.state == DROPPED:
+            return
         if len(self.pending) >= self.max_queue:
             # Held too long (a snapshot that takes ages): drop and take another snapshot.
             self.pending.clear()
@@ -203,11 +244,36 @@ class Conn:
 
     def send_control(self, text: str) -> None:
         """A frame for this socket only (error, pong, snapshot), ahead of queued events."""
+        if len(self.control) >= CONTROL_QUEUE_MAX:
+            self.drop("the client does not read the answers to its frames")
+            return
         self.control.append(text)
         self.wake.set()
 
+    def drop(self, why: str) -> None:
+        """Give up on a peer that stopped reading: nothing more is queued for it, and the
+        connection is aborted (under uvicorn) or closed with 4408 as soon as possible."""
+        if self.state == DROPPED:
+            return
+        logger.info("live room: dropping a socket: %s", why, extra={"show_id": self.show_id})
+        self.state = DROPPED
+        self.events.clear()
+        self.pending.clear()
+        self.control.clear()
+        self.close_code = CLOSE_DROPPED
+        if self.abort is not None:
+            self.abort()
+        self.wake.set()
+
+    def stalled(self, now: float, limit: float) -> bool:
+        """Whether the writer has waited on one send for more than `limit` seconds."""
+        started = self.send_started
+        return started is not None and now - started > limit
+
     def request_resync(self, reason: str = "lagging") -> None:
         """Drop what is queued; the writer sends `resync` and a fresh snapshot."""
+        if self.state == DROPPED:
+            return
         self.resync_reason = reason
         self.state = BUFFERING
         self.events.clear()
@@ -265,6 +331,21 @@ class Conn:
         return [events.popleft() for _ in range(count)]
 
 
+# The channels a Conn listens on, by kind (an index into `Hub._conns_of`).
+SHOW_CHANNEL, USER_CHANNEL, HOSTS_CHANNEL = 0, 1, 2
+
+
+def _channels_of(conn: Conn) -> list[tuple[int, int, str]]:
+    """(kind, show or user id, channel name) of each channel `conn` listens on: its show's,
+    its user's, and its show's host-only channel when it hears host events."""
+    channels = [(SHOW_CHANNEL, conn.show_id, fanout.show_channel(conn.show_id))]
+    if conn.user_id is not None:
+        channels.append((USER_CHANNEL, conn.user_id, fanout.user_channel(conn.user_id)))
+    if conn.hears_hosts:
+        channels.append((HOSTS_CHANNEL, conn.show_id, fanout.show_hosts_channel(conn.show_id)))
+    return channels
+
+
 class Hub:
     """One per event loop (so one per ASGI process). See the module docstring."""
 
@@ -273,11 +354,13 @@ class Hub:
         self.redis_url = redis_url or settings.REDIS_URL
         self.show_conns: dict[int, set[Conn]] = {}
         self.user_conns: dict[int, set[Conn]] = {}
+        self.host_conns: dict[int, set[Conn]] = {}
+        self.anonymous_by_ip: dict[str, int] = {}
         self.viewers: dict[int, int] = {}
         self._refs: dict[str, int] = {}
         self._confirmed: set[str] = set()
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
-        self._route: dict[bytes, tuple[bool, int]] = {}
+        self._route: dict[bytes, tuple[int, int]] = {}
         self._pubsub: PubSubConnection | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: aioredis.Redis | None = None
@@ -305,6 +388,7 @@ class Hub:
             loop.create_task(self._run_reader(), name="live-hub-reader"),
             loop.create_task(self._run_presence(), name="live-hub-presence"),
             loop.create_task(self._run_reactions(), name="live-hub-reactions"),
+            loop.create_task(self._run_watchdog(), name="live-hub-watchdog"),
         ]
 
     async def close(self, *, graceful: bool = True) -> None:
@@ -334,44 +418,55 @@ class Hub:
         """Route the show's and the user's frames to `conn`; returns once Redis confirms
         the subscriptions (so nothing published from now on can be missed)."""
         self._start()
-        self.show_conns.setdefault(conn.show_id, set()).add(conn)
-        channels = [fanout.show_channel(conn.show_id)]
-        self._route[channels[0].encode()] = (True, conn.show_id)
-        if conn.user_id is not None:
-            self.user_conns.setdefault(conn.user_id, set()).add(conn)
-            channels.append(fanout.user_channel(conn.user_id))
-            self._route[channels[1].encode()] = (False, conn.user_id)
-        for channel in channels:
+        for kind, ident, channel in _channels_of(conn):
+            self._conns_of(kind).setdefault(ident, set()).add(conn)
+            self._route[channel.encode()] = (kind, ident)
             self._refs[channel] = self._refs.get(channel, 0) + 1
         await self.subscribed(conn, timeout=timeout)
 
+    def _conns_of(self, kind: int) -> dict[int, set[Conn]]:
+        return (self.show_conns, self.user_conns, self.host_conns)[kind]
+
     async def subscribed(self, conn: Conn, *, timeout: float = 10.0) -> None:
         """Wait until the conn's channels are subscribed (again, after a reconnect)."""
-        channels = [fanout.show_channel(conn.show_id)]
-        if conn.user_id is not None:
-            channels.append(fanout.user_channel(conn.user_id))
-        waits = [self._subscription(channel) for channel in channels]
+        waits = [self._subscription(channel) for _, _, channel in _channels_of(conn)]
         await asyncio.wait_for(asyncio.gather(*waits), timeout)
+
+    def admit_anonymous(self, conn: Conn, *, ip: str) -> bool:
+        """Count an anonymous socket under its client address; False when that address
+        already holds `WS_ANON_PER_IP_MAX` of them in this process (the socket must go)."""
+        held = self.anonymous_by_ip.get(ip, 0)
+        if held >= int(settings.WS_ANON_PER_IP_MAX):
+            return False
+        self.anonymous_by_ip[ip] = held + 1
+        conn.anonymous_ip = ip
+        return True
+
+    def _release_anonymous(self, conn: Conn) -> None:
+        ip, conn.anonymous_ip = conn.anonymous_ip, None
+        if ip is None:
+            return
+        held = self.anonymous_by_ip.get(ip, 0) - 1
+        if held > 0:
+            self.anonymous_by_ip[ip] = held
+        else:
+            self.anonymous_by_ip.pop(ip, None)
 
     def detach(self, conn: Conn) -> None:
         """Stop routing to `conn` (idempotent)."""
+        self._release_anonymous(conn)
         conns = self.show_conns.get(conn.show_id)
         if conns is None or conn not in conns:
             return
         self.uncount(conn)
-        conns.discard(conn)
-        if not conns:
-            del self.show_conns[conn.show_id]
-        channels = [fanout.show_channel(conn.show_id)]
-        if conn.user_id is not None:
-            users = self.user_conns.get(conn.user_id)
-            if users is not None:
-                users.discard(conn)
-                if not users:
-                    del self.user_conns[conn.user_id]
-            channels.append(fanout.user_channel(conn.user_id))
         gone = []
-        for channel in channels:
+        for kind, ident, channel in _channels_of(conn):
+            by_ident = self._conns_of(kind)
+            members = by_ident.get(ident)
+            if members is not None:
+                members.discard(conn)
+                if not members:
+                    del by_ident[ident]
             refs = self._refs.get(channel, 0) - 1
             if refs > 0:
                 self._refs[channel] = refs
@@ -472,13 +567,13 @@ class Hub:
                 body = payload[sep + 1 :]
                 text = body.decode()
                 frame = ws_text_frame(body)
-                is_show, ident = target
-                if is_show:
+                kind, ident = target
+                if kind == SHOW_CHANNEL:
                     seq = int(payload[:sep])
                     for conn in tuple(self.show_conns.get(ident, ())):
                         conn.offer_show(seq, text, frame)
-                else:
-                    for conn in tuple(self.user_conns.get(ident, ())):
+                else:  # one user's or the show's hosts': unsequenced
+                    for conn in tuple(self._conns_of(kind).get(ident, ())):
                         conn.offer_private(text, frame)
             elif msg.kind == b"subscribe":
                 self._confirm(msg.channel.decode())
@@ -543,6 +638,23 @@ class Hub:
     async def _run_reactions(self) -> None:
         await self._every(
             lambda: _setting("REACTION_TICK_SECONDS", 0.3), self.reactions_tick, "reactions"
+        )
+
+    async def watchdog_tick(self) -> None:
+        """Drop the sockets whose peer stopped reading: their writer has waited on one send
+        (uvicorn waits while the TCP buffer is full) for over `WS_SEND_STALL_SECONDS`."""
+        limit = float(settings.WS_SEND_STALL_SECONDS)
+        now = asyncio.get_running_loop().time()
+        for conns in tuple(self.show_conns.values()):
+            for conn in tuple(conns):
+                if conn.stalled(now, limit):
+                    conn.drop(f"no write completed for {limit:g} s")
+
+    async def _run_watchdog(self) -> None:
+        await self._every(
+            lambda: max(0.05, float(settings.WS_SEND_STALL_SECONDS) / 4),
+            self.watchdog_tick,
+            "watchdog",
         )
 
     async def _every(self, interval: Any, job: Any, name: str) -> None:

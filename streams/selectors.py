@@ -363,25 +363,41 @@ RESTRICTING = (
 
 
 def user_restriction(*, show_id: int, user_id: int) -> ModerationAction | None:
-    """The ban or running timeout that stops `user_id` chatting in the show, if any.
+    """The ban or running timeout in force for `user_id` in the show, if any.
 
-    The latest ban/timeout/unban for (show, user) decides: an unban lifts anything, a
-    timeout that has run out lifts itself.
+    Only an explicit unban or its own expiry ends a restriction, and a shorter action
+    never shortens a longer one: since the latest unban, any ban outranks every timeout
+    (the latest ban is returned, for its reason); without one, the running timeout that
+    ends last. So a timeout recorded after a ban (two moderators acting at once) does
+    not lift the ban, and a short timeout does not cut a longer one short.
     """
-    latest = (
-        ModerationAction.objects.filter(
-            show_id=show_id, target_user_id=user_id, action__in=RESTRICTING
-        )
-        .order_by("-id")
-        .first()
-    )
-    if latest is None or latest.action == ModerationAction.Action.UNBAN:
+    now = timezone.now()
+    longest: ModerationAction | None = None
+    rows = ModerationAction.objects.filter(
+        show_id=show_id, target_user_id=user_id, action__in=RESTRICTING
+    ).order_by("-id")
+    for row in rows:
+        if row.action == ModerationAction.Action.UNBAN:
+            break
+        if row.action == ModerationAction.Action.BAN:
+            return row
+        ends = row.until
+        if ends is not None and ends > now and (longest is None or ends > longest.until):  # type: ignore[operator]
+            longest = row
+    return longest
+
+
+def show_user_restriction(*, show_id: int, user: Any, role: Role) -> ModerationAction | None:
+    """Whether `user` is read-only in the show: the restriction in force, or None.
+
+    The one rule every write in a show asks (chat, reactions, moderation frames; see
+    docs/shows-and-chat.md "Read-only"): hosts are never restricted (nobody can time out
+    or ban them in their show); anyone else, moderators included, is while a ban or
+    timeout is in force. Anonymous viewers are read-only anyway and have none.
+    """
+    if role in ("host", "anonymous"):
         return None
-    if latest.action == ModerationAction.Action.TIMEOUT and (
-        latest.until is None or latest.until <= timezone.now()
-    ):
-        return None
-    return latest
+    return user_restriction(show_id=show_id, user_id=user.pk)
 
 
 def moderation_action_payload(action: ModerationAction) -> dict[str, Any]:
@@ -461,9 +477,7 @@ def show_snapshot(*, show_id: int, user: Any) -> dict[str, Any]:
 
 def _own_restriction_payload(*, show: Show, user: Any, role: Role) -> dict[str, Any] | None:
     """The viewer's own ban or running timeout here, so a reconnecting client stays muted."""
-    if role != "viewer":
-        return None
-    restriction = user_restriction(show_id=show.pk, user_id=user.pk)
+    restriction = show_user_restriction(show_id=show.pk, user=user, role=role)
     if restriction is None:
         return None
     return {

@@ -12,7 +12,7 @@ timeline consistent under concurrent requests.
 Redis keys (all in the configured `REDIS_URL` database):
 
 - ``streams:chat:rate:{user_id}`` — per-user chat counter, a fixed window of
-  `CHAT_RATE_WINDOW_S` seconds (INCR + EXPIRE NX in one MULTI).
+  `CHAT_RATE_WINDOW_S` seconds (SET NX EX + INCR in one MULTI: `core.throttling.fixed_window_hit`).
 - ``streams:chat:slow:{show_id}:{user_id}`` — slow-mode marker, SET NX EX `slow_mode_s`.
 - ``streams:reactions:rate:{user_id}`` — per-user reaction counter (same scheme).
 - ``streams:reactions:{show_id}`` — hash kind → count since the last take;
@@ -36,7 +36,7 @@ from catalog.selectors import user_can_manage_shop
 from core.errors import ApiError, Forbidden, Invalid, InvalidState, NotFound
 from core.redis import get_redis
 from core.text import check_text as _check_text
-from core.throttling import CACHE_ERRORS, warn_cache_down
+from core.throttling import CACHE_ERRORS, fixed_window_hit, warn_cache_down
 from streams.events import emit_show_event, emit_user_event
 from streams.models import ChatMessage, LineupItem, ModerationAction, Pin, Show, ShowModerator
 from streams.selectors import (
@@ -46,6 +46,7 @@ from streams.selectors import (
     moderation_notice_payload,
     pin_payload,
     show_status_payload,
+    show_user_restriction,
     show_with_role,
     user_restriction,
     user_show_role,
@@ -92,23 +93,6 @@ def _require_host(role: Role) -> None:
         raise ApiError("not_authenticated", "Sign in to do this.", status=401)
     if role != "host":
         raise Forbidden("Only the show's hosts may do this.")
-
-
-def _fixed_window_hit(*, key: str, window_s: int) -> tuple[int, int]:
-    """Count one hit in a fixed window; returns (hits so far, seconds left in the window).
-
-    Fails open (counts as the first hit) while Redis is unreachable: a rate limit is not
-    worth a 500 (docs/operations.md, "Redis outage")."""
-    pipe = get_redis().pipeline(transaction=True)
-    pipe.incr(key)
-    pipe.expire(key, window_s, nx=True)
-    pipe.ttl(key)
-    try:
-        count, _, ttl = pipe.execute()
-    except CACHE_ERRORS as exc:
-        warn_cache_down(f"rate limit {key.rsplit(':', 1)[0]}", exc)
-        return 1, window_s
-    return int(count), max(int(ttl), 1)
 
 
 # --- shows --------------------------------------------------------------------------------
@@ -417,16 +401,16 @@ def chat_send(*, show_id: int, user: Any, text: Any) -> ChatMessage:
 
     Checks, in order: signed in, show visible and live, not banned or timed out, text
     valid, word filter, per-user rate limit, per-show slow mode. Hosts and moderators are
-    exempt from the restrictions, the filter and slow mode (not from the rate limit).
+    exempt from the filter and slow mode (not from the rate limit); a banned or timed-out
+    moderator is read-only like anyone (`check_not_restricted`).
     The text is stored exactly as written.
     """
     _require_user(user)
     show, role = _show_for(show_id=show_id, user=user)
     if not _show_open_for(show=show, role=role):
         raise ApiError("show_not_live", "Chat opens when the show goes live.", status=409)
+    check_not_restricted(show=show, user=user, role=role)
     staff = role in ("host", "moderator")
-    if not staff:
-        _check_not_restricted(show=show, user=user)
     text = _check_text(field="text", value=text, max_length=ChatMessage.MAX_LENGTH)
     if not staff and _blocked_word_in(text=text, words=list(show.blocked_words)):
         raise ApiError(
@@ -434,7 +418,7 @@ def chat_send(*, show_id: int, user: Any, text: Any) -> ChatMessage:
             "Your message contains a word the host does not allow here.",
             status=400,
         )
-    count, ttl = _fixed_window_hit(key=f"streams:chat:rate:{user.pk}", window_s=CHAT_RATE_WINDOW_S)
+    count, ttl = fixed_window_hit(key=f"streams:chat:rate:{user.pk}", window_s=CHAT_RATE_WINDOW_S)
     if count > CHAT_RATE_MESSAGES:
         raise ApiError(
             "throttled",
@@ -463,8 +447,11 @@ def chat_send(*, show_id: int, user: Any, text: Any) -> ChatMessage:
     return message
 
 
-def _check_not_restricted(*, show: Show, user: Any) -> None:
-    restriction = user_restriction(show_id=show.pk, user_id=user.pk)
+def check_not_restricted(*, show: Show, user: Any, role: Role) -> None:
+    """Refuse a write by a user who is read-only in the show (banned or timed out): 403
+    `banned` / `timed_out` with the moderator's reason. Every write in a show's room —
+    chat, reactions, moderation — calls this; `show_user_restriction` decides."""
+    restriction = show_user_restriction(show_id=show.pk, user=user, role=role)
     if restriction is None:
         return
     if restriction.action == ModerationAction.Action.BAN:
@@ -524,6 +511,7 @@ def moderation_apply(
     show, role = _show_for(show_id=show_id, user=actor)
     if role not in ("host", "moderator"):
         raise Forbidden("Only the show's hosts and moderators may moderate.")
+    check_not_restricted(show=show, user=actor, role=role)
 
     message: ChatMessage | None = None
     target: Any
@@ -564,11 +552,8 @@ def moderation_apply(
     until: datetime | None = None
     if action == ModerationAction.Action.TIMEOUT:
         until = now + timedelta(seconds=_check_duration(duration_s))
-    if (
-        action == ModerationAction.Action.UNBAN
-        and user_restriction(show_id=show.pk, user_id=target.pk) is None
-    ):
-        raise InvalidState("That user is neither banned nor timed out in this show.")
+    if action in (ModerationAction.Action.TIMEOUT, ModerationAction.Action.UNBAN):
+        _check_restriction_change(show=show, target=target, action=action, until=until)
 
     try:
         with transaction.atomic():
@@ -621,6 +606,35 @@ def moderation_lift(
     return record
 
 
+def _check_restriction_change(
+    *, show: Show, target: Any, action: str, until: datetime | None
+) -> None:
+    """409 `invalid_state` for a timeout that would not restrict more than what is in
+    force (a ban, or a timeout ending later) and for an unban with nothing to lift.
+
+    A shorter action never shortens a longer one (`user_restriction` guarantees it even
+    for actions recorded concurrently); refusing it tells the moderator so, instead of
+    recording a timeout that would do nothing.
+    """
+    current = user_restriction(show_id=show.pk, user_id=target.pk)
+    if action == ModerationAction.Action.UNBAN:
+        if current is None:
+            raise InvalidState("That user is neither banned nor timed out in this show.")
+        return
+    if current is None:
+        return
+    if current.action == ModerationAction.Action.BAN:
+        raise InvalidState(
+            "That user is banned in this show; a timeout would not change that (unban first).",
+            details={"restriction": "ban"},
+        )
+    if until is not None and current.until is not None and current.until >= until:
+        raise InvalidState(
+            f"That user is already timed out until {iso(current.until)}, longer than this timeout.",
+            details={"restriction": "timeout", "until": iso(current.until)},
+        )
+
+
 # --- reactions ----------------------------------------------------------------------------
 
 
@@ -634,7 +648,8 @@ def reaction_send(*, show_id: int, user: Any, kind: Any) -> None:
     show, role = _show_for(show_id=show_id, user=user)
     if not _show_open_for(show=show, role=role):
         raise ApiError("show_not_live", "Reactions open when the show goes live.", status=409)
-    count, ttl = _fixed_window_hit(
+    check_not_restricted(show=show, user=user, role=role)
+    count, ttl = fixed_window_hit(
         key=f"streams:reactions:rate:{user.pk}", window_s=REACTION_RATE_WINDOW_S
     )
     if count > REACTION_RATE:

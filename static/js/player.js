@@ -4,7 +4,7 @@
 export async function attachPlayer(video, url, hlsModuleUrl) {
   if (!url) {
     video.replaceWith(Object.assign(document.createElement("p"), {
-      className: "muted", textContent: "No video for this show yet.", style: "color:#ddd;padding:1rem",
+      className: "player-empty", textContent: "No video for this show yet.",
     }));
     return null;
   }

@@ -193,7 +193,7 @@ function onEvent(type, d) {
     case "show.status": setStatus(d.status || (d.show && d.show.status)); break;
     case "pin.changed": setPin(d.pin || null); break;
     case "stock.changed": catalog.applyChange(d); renderStock(); soonTicker(); break;
-    case "order.updated": case "sale": case "order.paid": soonTicker(); break;
+    case "sale.recorded": case "order.updated": soonTicker(); break;
     case "chat.message": addMessage(d); break;
     case "chat.removed": messages.querySelector(`[data-id="${CSS.escape(String(d.id))}"]`)?.remove(); break;
     case "viewers.changed": setText($("#viewer-count"), d.count); break;

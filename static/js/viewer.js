@@ -378,7 +378,7 @@ function setMuted(info) {
   } else {
     const until = info.until ? ` until ${new Date(info.until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}` : "";
     const what = info.action === "ban" || info.code === "banned"
-      ? "You are banned from this show's chat"
+      ? "You are banned from this show's chat and reactions"
       : info.action === "timeout" || info.code === "timed_out"
         ? `You are timed out${until}`
         : "A moderator acted on your message";
@@ -390,6 +390,8 @@ function setMuted(info) {
     chatInput.disabled = blocked;
     chatForm.querySelector("button").disabled = blocked;
   }
+  // Read-only means reactions too (docs/shows-and-chat.md "Read-only").
+  for (const b of $$(".reactions button")) b.disabled = blocked;
   if (info && info.until && blocked) {
     const ms = Date.parse(info.until) - Date.now();
     if (ms > 0 && ms < 24 * 3600 * 1000) setTimeout(() => { if (state.muted === info) setMuted(null); }, ms);

@@ -7,8 +7,10 @@ git-ignored); latencies are recorded, never asserted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -90,9 +92,55 @@ def latencies(request: pytest.FixtureRequest) -> Iterator[Latencies]:
     rec.write()
 
 
+#: Errors the pages of the running test logged: console errors (a failed resource load,
+#: a `console.error`) and uncaught exceptions. The test fails on any that it did not
+#: announce with `allow_console_error` (checked when its body ends, before the server
+#: fixtures stop: reconnect attempts to a stopped server are not the page's fault).
+BROWSER_ERRORS: list[str] = []
+_ALLOWED: list[re.Pattern[str]] = []
+#: The contexts `new_context` opened for the running test: closed when its body ends, so
+#: no page of it outlives its server (and logs its reconnects into the next test).
+_CONTEXTS: list[BrowserContext] = []
+
+
+def allow_console_error(pattern: str) -> None:
+    """The running test provokes a console error matching `pattern` on purpose (for
+    example a refused request whose answer the page shows)."""
+    _ALLOWED.append(re.compile(pattern))
+
+
+def watch_for_errors(page: Page) -> None:
+    def on_console(msg: Any) -> None:
+        if msg.type == "error":
+            where = msg.location.get("url", "") if msg.location else ""
+            BROWSER_ERRORS.append(f"console error on {page.url}: {msg.text} ({where})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: BROWSER_ERRORS.append(f"page error on {page.url}: {exc}"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    BROWSER_ERRORS.clear()
+    _ALLOWED.clear()
+    try:
+        result = yield
+    finally:
+        errors = [e for e in BROWSER_ERRORS if not any(p.search(e) for p in _ALLOWED)]
+        contexts, _CONTEXTS[:] = list(_CONTEXTS), []
+        for ctx in contexts:
+            with contextlib.suppress(Exception):
+                ctx.close()
+        BROWSER_ERRORS.clear()
+    assert not errors, "the browser logged errors:\n" + "\n".join(errors)
+    return result
+
+
 def new_context(browser: Browser, base_url: str, size: dict[str, int] = DESKTOP) -> BrowserContext:
     ctx = browser.new_context(base_url=base_url, viewport=size)  # type: ignore[arg-type]
     ctx.set_default_timeout(WAIT_MS)
+    ctx.on("page", watch_for_errors)
+    _CONTEXTS.append(ctx)
     return ctx
 
 

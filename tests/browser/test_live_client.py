@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.browser.conftest import watch_for_errors
 from tests.support.processes import REPO_ROOT
 
 pytestmark = [pytest.mark.browser]
@@ -64,6 +65,7 @@ def serve_static(route) -> None:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def page(browser):  # type: ignore[no-untyped-def]
     context = browser.new_context()
+    context.on("page", watch_for_errors)
     context.route(f"{ORIGIN}/**", serve_static)
     page = context.new_page()
     page.goto(f"{ORIGIN}/")

@@ -10,7 +10,14 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from streams.models import LineupItem
-from tests.browser.conftest import PHONE, new_context, screenshot, sign_in
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    allow_console_error,
+    new_context,
+    screenshot,
+    sign_in,
+)
 from tests.factories import ProductFactory, ShopFactory, ShowFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -75,6 +82,7 @@ def test_seller_manages_catalog_and_shows_from_the_dashboard(browser, server, tm
     expect(row.locator("td").nth(3)).to_have_text("4")
 
     # Adjusting stock needs a reason; taking more than is available is refused.
+    allow_console_error(r"status of 409 \(Conflict\) .*/stock-adjustments/")
     page.get_by_text("Adjust stock").click()
     adjust = page.locator("form[data-api-url$='/stock-adjustments/']")
     adjust.get_by_label(re.compile("^Change")).fill("-9")
@@ -163,3 +171,31 @@ def test_an_hls_show_plays_natively_or_through_the_vendored_hls_js(browser, serv
     else:
         assert (player, vendored) == ("hls.js", True)
     assert page.evaluate("document.querySelector('#video').duration") > 1.5
+
+
+def test_a_show_without_video_says_so_clear_of_the_badges(browser, server):
+    show = ShowFactory(status="live", started_at=timezone.now(), playback_url="")
+    for size in ("desktop", "phone"):
+        page = new_context(browser, server, DESKTOP if size == "desktop" else PHONE).new_page()
+        page.goto(f"/shows/{show.id}/")
+        message = page.get_by_text("No video for this show yet.")
+        expect(message).to_be_visible()
+        expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+        # The glyphs' box, not the element's (which may span the player).
+        text = message.evaluate(
+            "el => { const r = document.createRange(); r.selectNodeContents(el);"
+            " const b = r.getBoundingClientRect();"
+            " return {x: b.x, y: b.y, width: b.width, height: b.height}; }"
+        )
+        for badge in ("#status-badge", "#viewers"):
+            box = page.locator(badge).bounding_box()
+            assert box is not None
+            overlap = (
+                box["x"] < text["x"] + text["width"]
+                and text["x"] < box["x"] + box["width"]
+                and box["y"] < text["y"] + text["height"]
+                and text["y"] < box["y"] + box["height"]
+            )
+            assert not overlap, (size, badge, box, text)
+        screenshot(page, "viewer-no-video", sizes=(size,))
+        page.context.close()

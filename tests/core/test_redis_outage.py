@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from accounts.throttles import AuthUsernameThrottle
 from core.redis import get_redis
 from orders.models import Hold
 from streams import fanout
@@ -87,8 +86,13 @@ def test_buy_while_redis_is_down_holds_in_postgres_and_never_oversells(
     assert Hold.objects.filter(buyer=second).count() == 1
 
 
-def test_sign_in_while_redis_is_down_is_not_throttled(app_redis, db, api_client, monkeypatch):
-    monkeypatch.setattr(AuthUsernameThrottle, "rate", "1/min", raising=False)
+def _username_rate(settings: Any, rate: str) -> None:
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "auth_username": rate}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+
+
+def test_sign_in_while_redis_is_down_is_not_throttled(app_redis, db, api_client, settings):
+    _username_rate(settings, "1/min")
     user = UserFactory()
     app_redis.stop()
 
@@ -100,8 +104,8 @@ def test_sign_in_while_redis_is_down_is_not_throttled(app_redis, db, api_client,
     assert right.json()["token"]
 
 
-def test_sign_in_is_throttled_again_once_redis_is_back(app_redis, db, api_client, monkeypatch):
-    monkeypatch.setattr(AuthUsernameThrottle, "rate", "1/min", raising=False)
+def test_sign_in_is_throttled_again_once_redis_is_back(app_redis, db, api_client, settings):
+    _username_rate(settings, "1/min")
     user = UserFactory()
     app_redis.stop()
     assert _sign_in(api_client, user.username, PASSWORD).status_code == 200

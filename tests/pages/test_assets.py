@@ -93,6 +93,16 @@ def test_vendored_hls_and_demo_video_are_served(web, pages):
     assert int(video["Content-Length"]) < 300 * 1024
 
 
+def test_every_page_names_a_served_icon_and_favicon_ico_leads_to_it(web, pages):
+    for name, response in pages.items():
+        icons = re.findall(r'<link rel="icon" href="([^"]+)"', response.content.decode())
+        assert icons, name
+        assert web.get(icons[0]).status_code == 200, (name, icons[0])
+    legacy = web.get("/favicon.ico")  # what browsers ask for on pages that name none
+    assert legacy.status_code == 302
+    assert web.get(legacy["Location"]).status_code == 200
+
+
 class FormControlParser(HTMLParser):
     """Collects form controls and what labels them."""
 
