@@ -16,6 +16,11 @@ API
     ``http://127.0.0.1:<port>`` once ``/healthz`` answers. ``run_uvicorn_process`` is the same
     but yields the `ManagedProcess` (its ``.url`` is the base URL) to kill it mid-test.
 
+``run_gunicorn_process(*, env=None, workers=1, threads=4) -> ContextManager[ManagedProcess]``
+    gunicorn gthread (``livecommerce/gunicorn.conf.py``) serving ``livecommerce.wsgi:application``
+    on a free port: the production REST tier. ``run_split_servers`` starts it with a uvicorn
+    beside it (the WebSocket tier) and yields both base URLs.
+
 ``run_celery_worker(*, env=None, concurrency=1, pool="prefork", extra_args=None)
 -> ContextManager[ManagedProcess]``
     ``celery -A livecommerce worker`` with a unique node name (``.nodename``); yields once the
@@ -244,15 +249,20 @@ def _wait_until(proc: ManagedProcess, ready: Callable[[], bool], what: str, time
 
 @contextlib.contextmanager
 def run_uvicorn_process(
-    *, env: dict[str, str] | None = None, workers: int = 1, timeout: float = READY_TIMEOUT
+    *,
+    env: dict[str, str] | None = None,
+    workers: int = 1,
+    timeout: float = READY_TIMEOUT,
+    app: str = "livecommerce.asgi:application",
 ) -> Iterator[ManagedProcess]:
-    """uvicorn serving the ASGI app on a free port; yields the process (``.url`` set)."""
+    """uvicorn serving the ASGI app (or `app`) on a free port; yields the process (``.url``
+    set)."""
     port = free_port()
     args = [
         sys.executable,
         "-m",
         "uvicorn",
-        "livecommerce.asgi:application",
+        app,
         "--host",
         "127.0.0.1",
         "--port",
@@ -281,6 +291,58 @@ def run_uvicorn(
     """uvicorn serving the ASGI app; yields its base URL ``http://127.0.0.1:<port>``."""
     with run_uvicorn_process(env=env, workers=workers, timeout=timeout) as proc:
         yield proc.url
+
+
+@contextlib.contextmanager
+def run_gunicorn_process(
+    *,
+    env: dict[str, str] | None = None,
+    workers: int = 1,
+    threads: int = 4,
+    timeout: float = READY_TIMEOUT,
+    app: str = "livecommerce.wsgi:application",
+) -> Iterator[ManagedProcess]:
+    """gunicorn (gthread, the production REST tier: `livecommerce/gunicorn.conf.py`) serving
+    the WSGI app (or `app`) on a free port; yields the process (``.url`` set)."""
+    port = free_port()
+    child_env = server_env(
+        {
+            "WEB_BIND": f"127.0.0.1:{port}",
+            "WEB_CONCURRENCY": str(workers),
+            "WEB_THREADS": str(threads),
+            **(env or {}),
+        }
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "livecommerce/gunicorn.conf.py",
+        "--log-level",
+        "warning",
+        app,
+    ]
+    proc = ManagedProcess(args, env=child_env, name="gunicorn")
+    proc.url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until(proc, lambda: _http_ok(f"{proc.url}/healthz"), "/healthz answered", timeout)
+        yield proc
+    finally:
+        proc.close()
+
+
+@contextlib.contextmanager
+def run_split_servers(
+    *, env: dict[str, str] | None = None, workers: int = 1, threads: int = 4
+) -> Iterator[tuple[str, str]]:
+    """The production arrangement: REST on gunicorn, WebSockets on uvicorn, both on the
+    same database and Redis; yields (http base URL, ws base URL)."""
+    with (
+        run_gunicorn_process(env=env, workers=workers, threads=threads) as rest,
+        run_uvicorn_process(env=env, workers=workers) as ws,
+    ):
+        yield rest.url, ws.url
 
 
 def _celery_ping(broker_url: str, nodename: str) -> bool:
