@@ -93,8 +93,34 @@ DATABASES = {
         "DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/livecommerce"
     ),
 }
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Connection reuse (docs/operations.md, "Serving HTTP"). By default each process keeps a
+# pool of PostgreSQL connections (Django's native psycopg pool): a request borrows one and
+# gives it back when it ends, so nothing (transaction, SET LOCAL, session state) leaks to the
+# next request — psycopg resets a returned connection and drops a broken one. Size it to the
+# threads that can hold one at once (gunicorn: WEB_THREADS); when all are taken a request
+# waits DB_POOL_TIMEOUT_SECONDS, then answers 503 `service_unavailable` instead of hanging.
+# DB_POOL_MAX_SIZE=0 turns the pool off: a connection per thread, kept CONN_MAX_AGE seconds
+# with CONN_HEALTH_CHECKS. The test suite runs in-process without the pool (its own
+# threads each open a connection); the servers the tests start set it explicitly.
+DB_POOL_MAX_SIZE: int = env.int("DB_POOL_MAX_SIZE", default=0 if TESTING else 4)
+DB_POOL_MIN_SIZE: int = env.int("DB_POOL_MIN_SIZE", default=min(2, DB_POOL_MAX_SIZE))
+DB_POOL_TIMEOUT_SECONDS: float = env.float("DB_POOL_TIMEOUT_SECONDS", default=3.0)
+# Health checks either way: with the pool, one empty round trip on every checkout (a
+# connection PostgreSQL closed while idle is replaced, never handed to a request); without
+# it, Django's check before reusing a persistent connection.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DB_POOL_MAX_SIZE:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": DB_POOL_MIN_SIZE,
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT_SECONDS,
+        "max_lifetime": 30 * 60,
+        "max_idle": 5 * 60,
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL: str = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")

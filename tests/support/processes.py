@@ -310,6 +310,8 @@ def run_gunicorn_process(
             "WEB_BIND": f"127.0.0.1:{port}",
             "WEB_CONCURRENCY": str(workers),
             "WEB_THREADS": str(threads),
+            # As in production: a pool per process, one connection per thread.
+            "DB_POOL_MAX_SIZE": str(threads),
             **(env or {}),
         }
     )
@@ -330,6 +332,26 @@ def run_gunicorn_process(
         yield proc
     finally:
         proc.close()
+
+
+@contextlib.contextmanager
+def run_http_server(
+    kind: str, *, env: dict[str, str] | None = None, workers: int = 1
+) -> Iterator[str]:
+    """The product's REST tier served the way `kind` names: "uvicorn" (the ASGI app, as
+    `make run` serves it) or "gunicorn" (production: gthread with a connection pool);
+    yields the base URL. Tests parametrize over `HTTP_SERVERS` to run on both."""
+    if kind == "uvicorn":
+        with run_uvicorn(env=env, workers=workers) as url:
+            yield url
+    elif kind == "gunicorn":
+        with run_gunicorn_process(env=env, workers=workers) as proc:
+            yield proc.url
+    else:
+        raise ValueError(f"unknown HTTP server {kind!r}")
+
+
+HTTP_SERVERS = ("uvicorn", "gunicorn")
 
 
 @contextlib.contextmanager
