@@ -124,19 +124,22 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL: str = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Every Redis key and channel the product writes starts with this (core.redis.redis_key):
+# deployments (or a test and a dev run) sharing one Redis database never collide.
+REDIS_KEY_PREFIX: str = env.str("REDIS_KEY_PREFIX", default="lc")
 
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="lc"),
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
     }
 }
 
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}:asgi"},
     }
 }
 
