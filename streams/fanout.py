@@ -32,7 +32,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlparse
 
 import orjson
 import redis
