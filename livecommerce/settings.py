@@ -181,7 +181,7 @@ WHITENOISE_USE_FINDERS = DEBUG or TESTING
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
@@ -254,6 +254,9 @@ WS_SEND_STALL_SECONDS: float = env.float("WS_SEND_STALL_SECONDS", default=20.0)
 # Anonymous sockets one client address may hold open in one web process (close 4429).
 WS_ANON_PER_IP_MAX: int = env.int("WS_ANON_PER_IP_MAX", default=20)
 IDEMPOTENCY_TTL_SECONDS: int = 24 * 3600
+# API tokens are checked in Redis first (accounts/authentication.py); logout revokes at once,
+# other changes to a user reach cached tokens within this many seconds.
+TOKEN_CACHE_SECONDS: int = env.int("TOKEN_CACHE_SECONDS", default=60)
 
 # Checkout and payments (orders app; docs/checkout.md, docs/celery.md).
 SANDBOX_PAYMENT_PROVIDER = "orders.payments.sandbox.SandboxProvider"
