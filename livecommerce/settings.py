@@ -205,7 +205,9 @@ REST_FRAMEWORK = {
     # Throttles key on REMOTE_ADDR only. uvicorn already takes the client address from
     # X-Forwarded-For when the peer is a trusted proxy (FORWARDED_ALLOW_IPS); DRF's default
     # (None) would trust the header from anyone and let a client escape per-IP limits.
-    "NUM_PROXIES": 0,
+    # Behind the compose stack's nginx, gunicorn sees nginx as the peer: NUM_PROXIES=1 takes
+    # the client from the last X-Forwarded-For hop nginx appended (docs/operations.md).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {
