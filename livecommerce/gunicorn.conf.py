@@ -3,7 +3,8 @@
 Read from the environment like every setting (README, "Configuration"):
 WEB_BIND (default 127.0.0.1:8001), WEB_CONCURRENCY processes (default 2), WEB_THREADS
 threads each (default 4). Each thread holds at most one database connection from its
-process's pool (DB_POOL_MAX_SIZE), so size the pool at least WEB_THREADS.
+process's pool (DB_POOL_MAX_SIZE), and so does the live-event relay thread: size the pool
+WEB_THREADS + 1 (the default 5 fits the default 4 threads).
 """
 
 import os

@@ -98,12 +98,13 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # pool of PostgreSQL connections (Django's native psycopg pool): a request borrows one and
 # gives it back when it ends, so nothing (transaction, SET LOCAL, session state) leaks to the
 # next request — psycopg resets a returned connection and drops a broken one. Size it to the
-# threads that can hold one at once (gunicorn: WEB_THREADS); when all are taken a request
+# threads that can hold one at once (gunicorn: WEB_THREADS, plus one for the live-event
+# relay thread, streams/relay.py); when all are taken a request
 # waits DB_POOL_TIMEOUT_SECONDS, then answers 503 `service_unavailable` instead of hanging.
 # DB_POOL_MAX_SIZE=0 turns the pool off: a connection per thread, kept CONN_MAX_AGE seconds
 # with CONN_HEALTH_CHECKS. The test suite runs in-process without the pool (its own
 # threads each open a connection); the servers the tests start set it explicitly.
-DB_POOL_MAX_SIZE: int = env.int("DB_POOL_MAX_SIZE", default=0 if TESTING else 4)
+DB_POOL_MAX_SIZE: int = env.int("DB_POOL_MAX_SIZE", default=0 if TESTING else 5)
 DB_POOL_MIN_SIZE: int = env.int("DB_POOL_MIN_SIZE", default=min(2, DB_POOL_MAX_SIZE))
 DB_POOL_TIMEOUT_SECONDS: float = env.float("DB_POOL_TIMEOUT_SECONDS", default=3.0)
 # Health checks either way: with the pool, one empty round trip on every checkout (a
@@ -255,6 +256,9 @@ WS_SEND_QUEUE_MAX: int = env.int("WS_SEND_QUEUE_MAX", default=2048)
 WS_SEND_STALL_SECONDS: float = env.float("WS_SEND_STALL_SECONDS", default=20.0)
 # Anonymous sockets one client address may hold open in one web process (close 4429).
 WS_ANON_PER_IP_MAX: int = env.int("WS_ANON_PER_IP_MAX", default=20)
+# Publish committed live-room events from a relay thread, not the request's (streams/relay.py).
+# Off in the in-process test suite, whose tests read events right after a service returns.
+LIVE_EVENTS_RELAY: bool = env.bool("LIVE_EVENTS_RELAY", default=not TESTING)
 IDEMPOTENCY_TTL_SECONDS: int = 24 * 3600
 # API tokens are checked in Redis first (accounts/authentication.py); logout revokes at once,
 # other changes to a user reach cached tokens within this many seconds.

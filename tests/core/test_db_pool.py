@@ -25,7 +25,12 @@ def test_pool_exhaustion_answers_503_service_unavailable_then_recovers() -> None
     variant = Variant.objects.get(product=product)
     token = token_for(UserFactory())
     auth = {"Authorization": f"Token {token}"}
-    env = {"DB_POOL_MAX_SIZE": "1", "DB_POOL_MIN_SIZE": "1", "DB_POOL_TIMEOUT_SECONDS": "1"}
+    env = {
+        "DB_POOL_MAX_SIZE": "1",
+        "DB_POOL_MIN_SIZE": "1",
+        "DB_POOL_TIMEOUT_SECONDS": "1",
+        "LIVE_EVENTS_RELAY": "0",  # the buy's events must not take the one connection
+    }
 
     with (
         run_gunicorn_process(env=env, workers=1, threads=4) as server,

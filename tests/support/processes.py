@@ -310,8 +310,10 @@ def run_gunicorn_process(
             "WEB_BIND": f"127.0.0.1:{port}",
             "WEB_CONCURRENCY": str(workers),
             "WEB_THREADS": str(threads),
-            # As in production: a pool per process, one connection per thread.
-            "DB_POOL_MAX_SIZE": str(threads),
+            # As in production: a pool per process, one connection per thread, and live
+            # events published by the relay thread.
+            "DB_POOL_MAX_SIZE": str(threads + 1),
+            "LIVE_EVENTS_RELAY": "1",
             **(env or {}),
         }
     )
