@@ -125,6 +125,10 @@ def bench_env(database_url: str, redis_url: str) -> dict[str, str]:
         "THROTTLE_BUY_IP": "100000/s",
         "HOLD_TTL_SECONDS": "3600",
         "PAYMENT_STUCK_SECONDS": "60",
+        # As production runs the servers (README "Configuration"): a connection pool per
+        # process sized for gunicorn's threads plus the live-event relay thread.
+        "DB_POOL_MAX_SIZE": "5",
+        "LIVE_EVENTS_RELAY": "1",
     }
 
 
@@ -695,9 +699,9 @@ SAMPLE_HZ = 100
 
 # Steps of a request, found anywhere in a sampled stack (inclusive time).
 STEPS = [
-    ("opening a PostgreSQL connection (`CONN_MAX_AGE=0`)", r"ensure_connection|connect \(psycopg"),
+    ("opening (or borrowing) a PostgreSQL connection", r"ensure_connection|connect \(psycopg"),
     ("token authentication", r"rest_framework/authentication\.py"),
-    ("throttles (Redis)", r"rest_framework/throttling\.py"),
+    ("throttles (Redis)", r"rest_framework/throttling\.py|check_throttles \("),
     ("the buy service `hold_create`", r"hold_create \(orders/services"),
     ("- show, pin, product, variant checks", r"_resolve_offer \("),
     ("- unlocked stock pre-check", r"available \(orders/inventory"),
@@ -1006,6 +1010,10 @@ def main() -> None:
         with bench_database(db_name) as database_url:
             env = bench_env(database_url, redis_server.url)
             os.environ.update(env)
+            # This orchestrating process seeds and checks with plain connections (its pool
+            # would keep connections open to the database it drops); the servers pool.
+            os.environ["DB_POOL_MAX_SIZE"] = "0"
+            os.environ["LIVE_EVENTS_RELAY"] = "0"
             import django
 
             django.setup()
