@@ -403,6 +403,7 @@ def django_env(args: argparse.Namespace) -> dict[str, str]:
         ALLOWED_HOSTS="127.0.0.1,localhost",
         CONN_MAX_AGE="60",
         LOG_LEVEL="WARNING",
+        PAYMENT_SANDBOX_ALLOWED="1",  # DEBUG is off; nothing is paid here
         PYTHONPATH=str(ROOT),
         # Thousands of anonymous viewers from one address, on purpose.
         WS_ANON_PER_IP_MAX="100000",

@@ -125,6 +125,7 @@ def bench_env(database_url: str, redis_url: str) -> dict[str, str]:
         "THROTTLE_BUY_IP": "100000/s",
         "HOLD_TTL_SECONDS": "3600",
         "PAYMENT_STUCK_SECONDS": "60",
+        "PAYMENT_SANDBOX_ALLOWED": "1",  # DEBUG is off; the benchmark pays with the sandbox
         # As production runs the servers (README "Configuration"): a connection pool per
         # process sized for gunicorn's threads plus the live-event relay thread.
         "DB_POOL_MAX_SIZE": "5",

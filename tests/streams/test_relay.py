@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 import pytest
@@ -26,12 +27,17 @@ def _stream_seqs(show_id: int) -> list[int]:
     return [seq for seq, _ in fanout.parse_entries(entries)]
 
 
+def _live_pin(*, stock: int) -> tuple[Any, Any]:
+    show = ShowFactory(status="live", started_at=timezone.now())
+    product = ProductFactory(shop=show.shop, stock=stock)
+    PinFactory(show=show, product=product)
+    return show, product
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_buy_answers_while_its_event_waits_for_the_show_row(settings) -> None:
     settings.LIVE_EVENTS_RELAY = True
-    show = ShowFactory(status="live", started_at=timezone.now())
-    product = ProductFactory(shop=show.shop, stock=5)
-    PinFactory(show=show, product=product)
+    show, product = _live_pin(stock=5)
     buyer = UserFactory()
     done = threading.Event()
 
@@ -58,9 +64,7 @@ def test_a_buy_answers_while_its_event_waits_for_the_show_row(settings) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_relayed_events_keep_seq_plus_one_in_order(settings) -> None:
     settings.LIVE_EVENTS_RELAY = True
-    show = ShowFactory(status="live", started_at=timezone.now())
-    product = ProductFactory(shop=show.shop, stock=50)
-    PinFactory(show=show, product=product)
+    show, product = _live_pin(stock=50)
     for _ in range(10):
         services.hold_create(buyer=UserFactory(), show_id=show.pk, product_id=product.pk)
     assert relay_flush(timeout=60)
@@ -94,9 +98,7 @@ def test_a_server_killed_mid_batch_leaves_no_seq_gap_or_duplicate_after_restart(
     from tests.factories import token_for
     from tests.support.processes import run_gunicorn_process
 
-    show = ShowFactory(status="live", started_at=timezone.now())
-    product = ProductFactory(shop=show.shop, stock=1000)
-    PinFactory(show=show, product=product)
+    show, product = _live_pin(stock=1000)
     tokens = [token_for(UserFactory()) for _ in range(40)]
     env = {"THROTTLE_BUY_USER": "100000/min", "THROTTLE_BUY_IP": "100000/min"}
 

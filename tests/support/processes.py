@@ -248,6 +248,20 @@ def _wait_until(proc: ManagedProcess, ready: Callable[[], bool], what: str, time
 
 
 @contextlib.contextmanager
+def _http_server(
+    args: list[str], *, env: dict[str, str], name: str, port: int, timeout: float
+) -> Iterator[ManagedProcess]:
+    """Start an HTTP server process, yield it once its /healthz answers, always stop it."""
+    proc = ManagedProcess(args, env=env, name=name)
+    proc.url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until(proc, lambda: _http_ok(f"{proc.url}/healthz"), "/healthz answered", timeout)
+        yield proc
+    finally:
+        proc.close()
+
+
+@contextlib.contextmanager
 def run_uvicorn_process(
     *,
     env: dict[str, str] | None = None,
@@ -275,13 +289,10 @@ def run_uvicorn_process(
         "--log-level",
         "warning",
     ]
-    proc = ManagedProcess(args, env=server_env(env), name="uvicorn")
-    proc.url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until(proc, lambda: _http_ok(f"{proc.url}/healthz"), "/healthz answered", timeout)
+    with _http_server(
+        args, env=server_env(env), name="uvicorn", port=port, timeout=timeout
+    ) as proc:
         yield proc
-    finally:
-        proc.close()
 
 
 @contextlib.contextmanager
@@ -327,13 +338,8 @@ def run_gunicorn_process(
         "warning",
         app,
     ]
-    proc = ManagedProcess(args, env=child_env, name="gunicorn")
-    proc.url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until(proc, lambda: _http_ok(f"{proc.url}/healthz"), "/healthz answered", timeout)
+    with _http_server(args, env=child_env, name="gunicorn", port=port, timeout=timeout) as proc:
         yield proc
-    finally:
-        proc.close()
 
 
 @contextlib.contextmanager
