@@ -1,4 +1,4 @@
-# The livecommerce image: one image for web, worker, beat and migrate (docker-compose.yml).
+# The livecommerce image: one image for web, ws, worker, beat and migrate (docker-compose.yml).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -6,7 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     UVICORN_HOST=0.0.0.0 \
-    UVICORN_PORT=8000
+    UVICORN_PORT=8000 \
+    WEB_BIND=0.0.0.0:8000
 
 WORKDIR /app
 RUN useradd --create-home --uid 10001 app
@@ -27,4 +28,4 @@ RUN pip install --no-deps . \
 USER app
 EXPOSE 8000
 # The Procfile's `web` command (scripts/check_compose.py checks it).
-CMD ["uvicorn", "livecommerce.asgi:application", "--lifespan", "off"]
+CMD ["gunicorn", "--config", "livecommerce/gunicorn.conf.py", "livecommerce.wsgi:application"]

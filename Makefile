@@ -10,6 +10,9 @@ WEB_PORT ?= 8000
 BASE_URL := http://127.0.0.1:$(WEB_PORT)
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+# `make run` serves everything on one URL from the ASGI app (`ws`); production puts
+# gunicorn (`web`) for REST and pages beside it behind nginx (docs/operations.md).
+RUN_PROCESSES := ws worker beat
 
 # The one-shot release step; docker-compose.yml's `migrate` service runs the same command
 # (the long-running ones are in the Procfile; scripts/check_compose.py checks both).
@@ -49,9 +52,9 @@ $(STAMP): pyproject.toml
 run: install
 	DEBUG=1 $(DEVSERVICES) -- $(MIGRATE_CMD)
 	DEBUG=1 $(DEVSERVICES) -- python manage.py seed_demo --base-url $(BASE_URL)
-	@echo "Starting web ($(BASE_URL)), worker and beat; Ctrl-C stops them."
+	@echo "Starting ws ($(BASE_URL): REST, pages and WebSockets), worker and beat; Ctrl-C stops them."
 	DEBUG=1 UVICORN_HOST=127.0.0.1 UVICORN_PORT=$(WEB_PORT) \
-		$(DEVSERVICES) -- honcho -f Procfile start
+		$(DEVSERVICES) -- honcho -f Procfile start $(RUN_PROCESSES)
 
 test: install
 	$(TEST_DEVSERVICES) -- python -m pytest $(PYTEST_ARGS)

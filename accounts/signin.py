@@ -35,6 +35,7 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework.throttling import BaseThrottle
 
 from core.errors import ApiError
+from core.redis import redis_key
 from core.throttling import fixed_window_hit
 
 DEVICE_COOKIE = "lc_signin_device"
@@ -56,7 +57,7 @@ class SignInThrottled(ApiError):
 
 def _rate(scope: str) -> tuple[int, int]:
     """(attempts, window seconds) of a ``"10/min"`` rate in REST_FRAMEWORK's rates."""
-    rates: dict[str, str] = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]  # type: ignore[assignment]
+    rates: dict[str, str] = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     raw = rates[scope]
     count, period = raw.split("/")
     return int(count), _PERIODS[period.strip()[0]]
@@ -90,7 +91,7 @@ def _known_device(request: HttpRequest, user_key: str) -> str | None:
 
 def _hit(key: str, scope: str) -> None:
     limit, window_s = _rate(scope)
-    count, ttl = fixed_window_hit(key=f"accounts:signin:{key}", window_s=window_s)
+    count, ttl = fixed_window_hit(key=redis_key("accounts", "signin", key), window_s=window_s)
     if count > limit:
         raise SignInThrottled(ttl)
 

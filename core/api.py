@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from core.idempotency import idempotency_claim, idempotency_complete, idempotency_release
 from core.models import IdempotencyRecord
+from core.throttling import throttles_wait
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -52,5 +53,17 @@ class IdempotencyMixin:
             raise
 
 
-class ApiView(IdempotencyMixin, APIView):
-    """An APIView with the project's conventions (errors, idempotency)."""
+class ThrottleInOneCallMixin:
+    """All of a view's throttles in one Redis round trip instead of two per throttle."""
+
+    def check_throttles(self, request: Request) -> None:
+        throttles = self.get_throttles()  # type: ignore[attr-defined]
+        if not throttles:
+            return
+        wait = throttles_wait(request=request, view=self, throttles=throttles)
+        if wait is not None:
+            self.throttled(request, wait)  # type: ignore[attr-defined]
+
+
+class ApiView(ThrottleInOneCallMixin, IdempotencyMixin, APIView):
+    """An APIView with the project's conventions (errors, idempotency, throttles)."""

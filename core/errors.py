@@ -18,6 +18,7 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -154,6 +155,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBa
             status=503,
             headers={"Retry-After": "5"},
         )
+    if database_busy(exc):
+        # Every pooled connection is in use (or PostgreSQL is out of connection slots):
+        # nothing was done; shed the load at once rather than queueing without bound.
+        set_rollback()
+        logger.warning("no database connection free: %r", exc)
+        return Response(
+            error_body("service_unavailable", "We are very busy right now; please retry."),
+            status=503,
+            headers={"Retry-After": "1"},
+        )
     if not isinstance(exc, drf_exceptions.APIException):
         return None
     api_exc: drf_exceptions.APIException = exc  # a real bug: let it be a logged 500
@@ -188,6 +199,22 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBa
     return Response(
         error_body(code, _first_message(api_exc.detail), details), status=status, headers=headers
     )
+
+
+def database_busy(exc: BaseException) -> bool:
+    """Whether `exc` means "no database connection to be had now": the connection pool had
+    none free within DB_POOL_TIMEOUT_SECONDS, or PostgreSQL refused a new connection (too
+    many clients). Both are load, not bugs: the request is answered 503."""
+    from psycopg import errors as pg_errors
+    from psycopg_pool import PoolTimeout
+
+    if not isinstance(exc, DatabaseOperationalError):
+        return False
+    cause = exc.__cause__
+    if isinstance(cause, PoolTimeout | pg_errors.TooManyConnections):
+        return True
+    # A refused *connection* carries no SQLSTATE class in psycopg, only the server's text.
+    return "too many clients" in str(exc)
 
 
 def _is_api(request: HttpRequest) -> bool:

@@ -93,24 +93,54 @@ DATABASES = {
         "DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/livecommerce"
     ),
 }
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Connection reuse (docs/operations.md, "Serving HTTP"). By default each process keeps a
+# pool of PostgreSQL connections (Django's native psycopg pool): a request borrows one and
+# gives it back when it ends, so nothing (transaction, SET LOCAL, session state) leaks to the
+# next request — psycopg resets a returned connection and drops a broken one. Size it to the
+# threads that can hold one at once (gunicorn: WEB_THREADS, plus one for the live-event
+# relay thread, streams/relay.py); when all are taken a request
+# waits DB_POOL_TIMEOUT_SECONDS, then answers 503 `service_unavailable` instead of hanging.
+# DB_POOL_MAX_SIZE=0 turns the pool off: a connection per thread, kept CONN_MAX_AGE seconds
+# with CONN_HEALTH_CHECKS. The test suite runs in-process without the pool (its own
+# threads each open a connection); the servers the tests start set it explicitly.
+DB_POOL_MAX_SIZE: int = env.int("DB_POOL_MAX_SIZE", default=0 if TESTING else 5)
+DB_POOL_MIN_SIZE: int = env.int("DB_POOL_MIN_SIZE", default=min(2, DB_POOL_MAX_SIZE))
+DB_POOL_TIMEOUT_SECONDS: float = env.float("DB_POOL_TIMEOUT_SECONDS", default=3.0)
+# Health checks either way: with the pool, one empty round trip on every checkout (a
+# connection PostgreSQL closed while idle is replaced, never handed to a request); without
+# it, Django's check before reusing a persistent connection.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DB_POOL_MAX_SIZE:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": DB_POOL_MIN_SIZE,
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT_SECONDS,
+        "max_lifetime": 30 * 60,
+        "max_idle": 5 * 60,
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL: str = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Every Redis key and channel the product writes starts with this (core.redis.redis_key):
+# deployments (or a test and a dev run) sharing one Redis database never collide.
+REDIS_KEY_PREFIX: str = env.str("REDIS_KEY_PREFIX", default="lc")
 
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="lc"),
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
     }
 }
 
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}:asgi"},
     }
 }
 
@@ -152,7 +182,7 @@ WHITENOISE_USE_FINDERS = DEBUG or TESTING
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
@@ -176,7 +206,9 @@ REST_FRAMEWORK = {
     # Throttles key on REMOTE_ADDR only. uvicorn already takes the client address from
     # X-Forwarded-For when the peer is a trusted proxy (FORWARDED_ALLOW_IPS); DRF's default
     # (None) would trust the header from anyone and let a client escape per-IP limits.
-    "NUM_PROXIES": 0,
+    # Behind the compose stack's nginx, gunicorn sees nginx as the peer: NUM_PROXIES=1 takes
+    # the client from the last X-Forwarded-For hop nginx appended (docs/operations.md).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -224,7 +256,13 @@ WS_SEND_QUEUE_MAX: int = env.int("WS_SEND_QUEUE_MAX", default=2048)
 WS_SEND_STALL_SECONDS: float = env.float("WS_SEND_STALL_SECONDS", default=20.0)
 # Anonymous sockets one client address may hold open in one web process (close 4429).
 WS_ANON_PER_IP_MAX: int = env.int("WS_ANON_PER_IP_MAX", default=20)
+# Publish committed live-room events from a relay thread, not the request's (streams/relay.py).
+# Off in the in-process test suite, whose tests read events right after a service returns.
+LIVE_EVENTS_RELAY: bool = env.bool("LIVE_EVENTS_RELAY", default=not TESTING)
 IDEMPOTENCY_TTL_SECONDS: int = 24 * 3600
+# API tokens are checked in Redis first (accounts/authentication.py); logout revokes at once,
+# other changes to a user reach cached tokens within this many seconds.
+TOKEN_CACHE_SECONDS: int = env.int("TOKEN_CACHE_SECONDS", default=60)
 
 # Checkout and payments (orders app; docs/checkout.md, docs/celery.md).
 SANDBOX_PAYMENT_PROVIDER = "orders.payments.sandbox.SandboxProvider"

@@ -666,7 +666,8 @@ def _order_mark_paid(*, order: Order, now: datetime) -> None:
     if converted != 1:
         raise inventory.StockInvariantBroken(f"order {order.pk}: its hold is not active")
     hold.status, hold.ended_at = Hold.Status.CONVERTED, now
-    on_hand_before, on_hand_after, available = inventory.sell(
+    # A sale moves units from held to sold: available does not change, so no stock.changed.
+    on_hand_before, on_hand_after, _available = inventory.sell(
         variant_id=order.variant_id, quantity=order.quantity
     )
     StockAdjustment.objects.create(
@@ -694,7 +695,6 @@ def _order_mark_paid(*, order: Order, now: datetime) -> None:
             "currency": order.currency,
         },
     )
-    _emit_stock(show_id=order.show_id, variant=hold.variant, available=available)
 
 
 def _order_fail(*, order: Order, reason: str, now: datetime) -> None:

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Check that docker-compose.yml (and the Dockerfile) run the same processes as `make run`.
 
-The commands have one source: the Procfile (web, worker, beat) and the Makefile's
+The commands have one source: the Procfile (web, ws, worker, beat) and the Makefile's
 `MIGRATE_CMD` (migrate). This checker parses docker-compose.yml and fails when a service's
 command differs, or when the stack loses a property the product relies on: PostgreSQL 16 with a
 healthcheck and a volume, Redis with `noeviction` and an append-only file, a one-shot
-migrate that the app services wait for, a web tier that can scale (no single fixed host port),
-and every `${VAR}` the file uses documented in .env.example.
+migrate that the app services wait for, one entry point (the official nginx image with the
+repository's config mounted, routing `/ws/` to `ws` with the WebSocket upgrade and the rest
+to `web`) with the web tiers behind it (no host port of their own, so they scale), and
+every `${VAR}` the file uses documented in .env.example.
 
     python scripts/check_compose.py [--root DIR]     # exit 1 and list the problems
 """
@@ -24,7 +26,8 @@ from typing import Any
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("web", "ws", "worker", "beat")
+NGINX_CONF_TARGET = "/etc/nginx/nginx.conf"
 
 
 def read_procfile(path: Path) -> dict[str, list[str]]:
@@ -122,16 +125,51 @@ def check(root: Path) -> list[str]:
     if (services.get("migrate") or {}).get("restart") not in ("no", None):
         problems.append("migrate: is one-shot, restart must be 'no'")
 
-    for port in (services.get("web") or {}).get("ports") or []:
-        spec = str(port if not isinstance(port, dict) else port.get("published", ""))
-        host = spec.rsplit(":", 1)[0] if ":" in spec else ""
-        if host and "-" not in host and "${" not in host:
-            problems.append(f"web: fixed host port {spec!r} stops `--scale web=N`; use a range")
+    problems += check_proxy(root, services)
 
     documented = env_example_names(root / ".env.example")
     used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", compose_text))
     for name in sorted(used - documented):
         problems.append(f"${{{name}}} is used in docker-compose.yml but not in .env.example")
+    return problems
+
+
+def _location(conf: str, path: str) -> str | None:
+    match = re.search(r"location\s+" + re.escape(path) + r"\s*\{([^}]*)\}", conf)
+    return match.group(1) if match else None
+
+
+def check_proxy(root: Path, services: dict[str, Any]) -> list[str]:
+    """The proxy: official nginx, the repository's config, `/ws/` → ws, `/` → web."""
+    problems: list[str] = []
+    proxy = services.get("proxy") or {}
+    if not str(proxy.get("image", "")).startswith("nginx:"):
+        problems.append("proxy: must run the official nginx image (nginx:<version>)")
+    if not proxy.get("ports"):
+        problems.append("proxy: must publish the one port clients use")
+    for name in ("web", "ws"):
+        if (services.get(name) or {}).get("ports"):
+            problems.append(f"{name}: publishes a host port; it belongs behind the proxy")
+    source = None
+    for volume in proxy.get("volumes") or []:
+        parts = str(volume).split(":")
+        if len(parts) >= 2 and parts[1] == NGINX_CONF_TARGET:
+            source = root / parts[0]
+    if source is None or not source.is_file():
+        problems.append(f"proxy: must mount the repository's nginx config at {NGINX_CONF_TARGET}")
+        return problems
+    conf = source.read_text()
+    ws = _location(conf, "/ws/")
+    if ws is None or "proxy_pass http://ws" not in ws:
+        problems.append(f"proxy: {source.name} must route /ws/ to the ws service")
+    elif "Upgrade $http_upgrade" not in ws or "proxy_http_version 1.1" not in ws:
+        problems.append(f"proxy: {source.name} must pass the WebSocket upgrade on /ws/")
+    rest = _location(conf, "/")
+    if rest is None or "proxy_pass http://web" not in rest:
+        problems.append(f"proxy: {source.name} must route / to the web service")
+    for upstream in ("web", "ws"):
+        if not re.search(r"upstream\s+" + upstream + r"\s*\{[^}]*server\s+" + upstream + ":", conf):
+            problems.append(f"proxy: {source.name} has no upstream for the {upstream} service")
     return problems
 
 

@@ -1,7 +1,8 @@
 """The fan-out interface every app uses to tell viewers what changed.
 
 Services call these *inside* their transaction; delivery happens after commit
-(`transaction.on_commit`), so viewers never see an event for a change that rolled back.
+(`transaction.on_commit`), so viewers never see an event for a change that rolled back,
+and off the request's thread (`streams.relay`), so a request does not wait for it.
 Sequencing (`seq`), retention for `resume` and delivery to sockets belong to the
 streams fan-out layer (see docs/live-room.md), not to callers.
 """
@@ -14,6 +15,7 @@ from typing import Any
 from django.db import transaction
 
 from streams.audience import Audience, event_audience
+from streams.relay import relay_submit
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +28,11 @@ def emit_show_event(*, show_id: int, type: str, data: dict[str, Any]) -> None:
     if event_audience(type) is Audience.USER:  # checked now, not after commit
         raise ValueError(f"{type!r} is for one user: use emit_user_event")
 
-    transaction.on_commit(lambda: fanout.publish_show_event(show_id=show_id, type=type, data=data))
+    transaction.on_commit(
+        lambda: relay_submit(
+            lambda: fanout.publish_show_event(show_id=show_id, type=type, data=data)
+        )
+    )
 
 
 def emit_user_event(*, user_id: int, type: str, data: dict[str, Any]) -> None:
@@ -36,4 +42,8 @@ def emit_user_event(*, user_id: int, type: str, data: dict[str, Any]) -> None:
     if event_audience(type) is not Audience.USER:
         raise ValueError(f"{type!r} is not a one-user event: use emit_show_event")
 
-    transaction.on_commit(lambda: fanout.publish_user_event(user_id=user_id, type=type, data=data))
+    transaction.on_commit(
+        lambda: relay_submit(
+            lambda: fanout.publish_user_event(user_id=user_id, type=type, data=data)
+        )
+    )

@@ -32,14 +32,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlparse
 
 import orjson
 import redis
 from django.conf import settings
 from django.db import connection, transaction
 
-from core.redis import get_redis
+from core.redis import get_redis, redis_channel, redis_key
 from streams.audience import Audience, event_audience
 
 logger = logging.getLogger(__name__)
@@ -68,33 +67,25 @@ return {1, ok}
 # --- names ---------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=8)
-def _namespace(redis_url: str) -> str:
-    # Pub/Sub channels are global to a Redis server, not per database: include the db
-    # number so deployments (and parallel test runs) sharing one server never cross-talk.
-    path = urlparse(redis_url).path.strip("/") or "0"
-    return f"lc:{path}"
-
-
-def namespace() -> str:
-    return str(getattr(settings, "FANOUT_NAMESPACE", "") or _namespace(settings.REDIS_URL))
+# Every name goes through `core.redis` (REDIS_KEY_PREFIX; channels also carry the database
+# number: Pub/Sub is global to a Redis server).
 
 
 def show_channel(show_id: int) -> str:
-    return f"{namespace()}:show:{show_id}"
+    return redis_channel("show", show_id)
 
 
 def user_channel(user_id: int) -> str:
-    return f"{namespace()}:user:{user_id}"
+    return redis_channel("user", user_id)
 
 
 def show_hosts_channel(show_id: int) -> str:
     """The channel of a show's host-only events (`streams.audience`)."""
-    return f"{namespace()}:show:{show_id}:hosts"
+    return redis_channel("show", show_id, "hosts")
 
 
 def show_stream_key(show_id: int) -> str:
-    return f"lc:show:{show_id}:events"
+    return redis_key("show", show_id, "events")
 
 
 def retain_events() -> int:

@@ -40,7 +40,7 @@ from channels.db import database_sync_to_async
 from channels.sessions import InstanceSessionWrapper
 from django.conf import settings
 
-from core.redis import get_async_redis
+from core.redis import get_async_redis, redis_key
 from streams import fanout, presence
 from streams.pubsub import PubSubConnection, PubSubError
 
@@ -627,7 +627,7 @@ class Hub:
         lock_ms = int(_setting("REACTION_TICK_SECONDS", 0.3) * 1000)
         for show_id in list(self.show_conns):
             won = await self.redis.set(
-                f"lc:reactions:{show_id}:tick", self.proc_id, nx=True, px=lock_ms
+                redis_key("reactions", show_id, "tick"), self.proc_id, nx=True, px=lock_ms
             )
             if won:
                 await database_sync_to_async(_reaction_burst)(show_id=show_id)

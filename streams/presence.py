@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
-from core.redis import get_redis
+from core.redis import get_redis, redis_key
 
 _NOW_MS = """
 local t = redis.call('TIME')
@@ -80,15 +80,15 @@ return total
 
 
 def presence_key(show_id: int) -> str:
-    return f"lc:presence:{show_id}"
+    return redis_key("presence", show_id)
 
 
 def tick_key(show_id: int) -> str:
-    return f"lc:presence:{show_id}:tick"
+    return redis_key("presence", show_id, "tick")
 
 
 def last_key(show_id: int) -> str:
-    return f"lc:presence:{show_id}:last"
+    return redis_key("presence", show_id, "last")
 
 
 def heartbeat_seconds() -> float:

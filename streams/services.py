@@ -9,7 +9,8 @@ then anything under it (pins, messages). Start, end, pin and unpin of one show a
 serialized by that one row lock, which is what keeps "one current pin" and the pin
 timeline consistent under concurrent requests.
 
-Redis keys (all in the configured `REDIS_URL` database):
+Redis keys (all in the configured `REDIS_URL` database, each name prefixed with
+`REDIS_KEY_PREFIX` by `core.redis.redis_key`):
 
 - ``streams:chat:rate:{user_id}`` — per-user chat counter, a fixed window of
   `CHAT_RATE_WINDOW_S` seconds (SET NX EX + INCR in one MULTI: `core.throttling.fixed_window_hit`).
@@ -34,7 +35,7 @@ from django.utils import timezone
 from catalog.models import Product, Shop
 from catalog.selectors import user_can_manage_shop
 from core.errors import ApiError, Forbidden, Invalid, InvalidState, NotFound
-from core.redis import get_redis
+from core.redis import get_redis, redis_key
 from core.text import check_text as _check_text
 from core.throttling import CACHE_ERRORS, fixed_window_hit, warn_cache_down
 from streams.events import emit_show_event, emit_user_event
@@ -93,6 +94,10 @@ def _require_host(role: Role) -> None:
         raise ApiError("not_authenticated", "Sign in to do this.", status=401)
     if role != "host":
         raise Forbidden("Only the show's hosts may do this.")
+
+
+def reaction_counts_key(show_id: int) -> str:
+    return redis_key("streams", "reactions", show_id)
 
 
 # --- shows --------------------------------------------------------------------------------
@@ -418,7 +423,9 @@ def chat_send(*, show_id: int, user: Any, text: Any) -> ChatMessage:
             "Your message contains a word the host does not allow here.",
             status=400,
         )
-    count, ttl = fixed_window_hit(key=f"streams:chat:rate:{user.pk}", window_s=CHAT_RATE_WINDOW_S)
+    count, ttl = fixed_window_hit(
+        key=redis_key("streams", "chat", "rate", user.pk), window_s=CHAT_RATE_WINDOW_S
+    )
     if count > CHAT_RATE_MESSAGES:
         raise ApiError(
             "throttled",
@@ -428,7 +435,7 @@ def chat_send(*, show_id: int, user: Any, text: Any) -> ChatMessage:
         )
     if show.slow_mode_s and not staff:
         redis = get_redis()
-        key = f"streams:chat:slow:{show.pk}:{user.pk}"
+        key = redis_key("streams", "chat", "slow", show.pk, user.pk)
         try:
             first = redis.set(key, 1, nx=True, ex=show.slow_mode_s)
             wait = 0 if first else max(int(redis.ttl(key)), 1)
@@ -650,7 +657,7 @@ def reaction_send(*, show_id: int, user: Any, kind: Any) -> None:
         raise ApiError("show_not_live", "Reactions open when the show goes live.", status=409)
     check_not_restricted(show=show, user=user, role=role)
     count, ttl = fixed_window_hit(
-        key=f"streams:reactions:rate:{user.pk}", window_s=REACTION_RATE_WINDOW_S
+        key=redis_key("streams", "reactions", "rate", user.pk), window_s=REACTION_RATE_WINDOW_S
     )
     if count > REACTION_RATE:
         raise ApiError(
@@ -660,8 +667,8 @@ def reaction_send(*, show_id: int, user: Any, kind: Any) -> None:
             details={"retry_after_s": ttl},
         )
     pipe = get_redis().pipeline(transaction=True)
-    pipe.hincrby(f"streams:reactions:{show.pk}", kind, 1)
-    pipe.expire(f"streams:reactions:{show.pk}", REACTION_COUNTS_TTL_S)
+    pipe.hincrby(reaction_counts_key(show.pk), kind, 1)
+    pipe.expire(reaction_counts_key(show.pk), REACTION_COUNTS_TTL_S)
     pipe.execute()
 
 
@@ -672,7 +679,7 @@ def reaction_counts_take(*, show_id: int) -> dict[str, int]:
     other client's command, so a concurrent HINCRBY lands either in this take or in the
     next one: no reaction is counted twice or lost.
     """
-    key = f"streams:reactions:{show_id}"
+    key = reaction_counts_key(show_id)
     pipe = get_redis().pipeline(transaction=True)
     pipe.hgetall(key)
     pipe.delete(key)

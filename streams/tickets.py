@@ -18,14 +18,14 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from core.errors import NotFound
-from core.redis import get_redis
+from core.redis import get_redis, redis_key
 from streams.models import Show
 
 _TICKET_RE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 
 
 def ticket_key(ticket: str) -> str:
-    return f"lc:wsticket:{ticket}"
+    return redis_key("wsticket", ticket)
 
 
 def ws_ticket_issue(*, user: Any, show_id: int) -> str:

@@ -403,6 +403,7 @@ def django_env(args: argparse.Namespace) -> dict[str, str]:
         ALLOWED_HOSTS="127.0.0.1,localhost",
         CONN_MAX_AGE="60",
         LOG_LEVEL="WARNING",
+        PAYMENT_SANDBOX_ALLOWED="1",  # DEBUG is off; nothing is paid here
         PYTHONPATH=str(ROOT),
         # Thousands of anonymous viewers from one address, on purpose.
         WS_ANON_PER_IP_MAX="100000",
@@ -498,7 +499,16 @@ def ours(args: argparse.Namespace, clients: Clients, fixture: dict[str, Any]) ->
 
     show_id = fixture["show"]
     results: dict[str, Any] = {}
-    with servers_running(make) as servers:
+    # Production serves REST on gunicorn (`web`) beside the socket servers (`ws`): the pin
+    # request then never waits behind a broadcast in the same process. Both arrangements
+    # are measured: REST to gunicorn (the target's row) and REST to a socket server.
+    from tests.support.processes import run_gunicorn_process
+
+    rest_env = {k: v for k, v in env.items() if k != "CONN_MAX_AGE"}
+    with (
+        servers_running(make) as servers,
+        run_gunicorn_process(env=rest_env, workers=2) as rest_server,
+    ):
         base_urls = [f"ws://127.0.0.1:{p}/ws/shows/{show_id}/" for p in ports]
         # Warm up (imports, first queries), then measure each process's memory at rest.
         clients.connect(base_urls, 4)
@@ -526,14 +536,17 @@ def ours(args: argparse.Namespace, clients: Clients, fixture: dict[str, Any]) ->
 
         http = httpx.Client(timeout=30)
 
-        def pin(_i: int) -> str:
-            r = http.post(
-                f"http://127.0.0.1:{ports[_i % 2]}/api/v1/shows/{show_id}/pins/",
-                json={"product": next(pins)},
-                headers={"Authorization": f"Token {fixture['host_token']}"},
-            )
-            r.raise_for_status()
-            return f"p{r.json()['id']}"
+        def pin_via(base: Callable[[int], str]) -> Callable[[int], str]:
+            def pin(_i: int) -> str:
+                r = http.post(
+                    f"{base(_i)}/api/v1/shows/{show_id}/pins/",
+                    json={"product": next(pins)},
+                    headers={"Authorization": f"Token {fixture['host_token']}"},
+                )
+                r.raise_for_status()
+                return f"p{r.json()['id']}"
+
+            return pin
 
         def tick(i: int) -> str:
             fanout.show_event_publish(  # a benchmark-only type: no audience check
@@ -542,7 +555,20 @@ def ours(args: argparse.Namespace, clients: Clients, fixture: dict[str, Any]) ->
             return f"t{i}"
 
         results["latency_rest_pin"] = latency_phase(
-            clients, pin, args.pins, args.interval, opened, server_pids
+            clients,
+            pin_via(lambda _i: rest_server.url),
+            args.pins,
+            args.interval,
+            opened,
+            [*server_pids, rest_server.pid, *rest_server.child_pids()],
+        )
+        results["latency_rest_pin_on_ws"] = latency_phase(
+            clients,
+            pin_via(lambda _i: f"http://127.0.0.1:{ports[_i % 2]}"),
+            args.pins,
+            args.interval,
+            opened,
+            server_pids,
         )
         results["latency_publish"] = latency_phase(
             clients, tick, args.pins, args.interval, opened, server_pids
@@ -751,7 +777,16 @@ def markdown(res: dict[str, Any]) -> str:
 
     if o:
         rest = {**o, "throughput": {}}  # the sustained figures are the row below
-        lines.append(row("live room: REST pin → `pin.changed`", rest, "latency_rest_pin"))
+        lines.append(
+            row("live room: REST pin (gunicorn `web`) → `pin.changed`", rest, "latency_rest_pin")
+        )
+        lines.append(
+            row(
+                "live room: REST pin (to a uvicorn socket server) → `pin.changed`",
+                rest,
+                "latency_rest_pin_on_ws",
+            )
+        )
         lines.append(row("live room: publish → event", o))
     if s:
         lines.append(row("stock Channels `group_send`", s))

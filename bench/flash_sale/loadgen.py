@@ -37,6 +37,8 @@ class ClientJob:
 @dataclass
 class ClientResult:
     latencies: list[float] = field(default_factory=list)
+    # Seconds from the start of the phase (the burst) to each answer.
+    answered_at: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     errors: int = 0
     wall_s: float = 0.0
@@ -70,7 +72,12 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 async def _connection(
-    job: ClientJob, result: ClientResult, items: list[bytes], deadline: float, keep: bool
+    job: ClientJob,
+    result: ClientResult,
+    items: list[bytes],
+    deadline: float,
+    keep: bool,
+    started_at: float,
 ) -> None:
     reader, writer = await asyncio.open_connection(job.host, job.port)
     i = 0
@@ -99,6 +106,7 @@ async def _connection(
                 reader, writer = await asyncio.open_connection(job.host, job.port)
                 continue
             result.latencies.append(time.perf_counter() - started)
+            result.answered_at.append(time.monotonic() - started_at)
             result.statuses[status] += 1
             if keep:
                 result.bodies.append(body)
@@ -123,7 +131,11 @@ async def _run(job: ClientJob, keep_bodies: bool) -> ClientResult:
             job.requests[k * step :] + job.requests[: k * step] for k in range(job.connections)
         ]
     await asyncio.gather(
-        *(_connection(job, result, share, deadline, keep_bodies) for share in shares if share)
+        *(
+            _connection(job, result, share, deadline, keep_bodies, started)
+            for share in shares
+            if share
+        )
     )
     result.wall_s = time.monotonic() - started
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)

@@ -16,7 +16,7 @@ from orders import services
 from orders.models import Hold
 from tests.factories import UserFactory, token_for
 from tests.orders.helpers import active_held, stock, variant_of
-from tests.support.processes import run_uvicorn
+from tests.support.processes import HTTP_SERVERS, run_http_server
 
 
 @pytest.mark.django_db(transaction=True)
@@ -74,13 +74,17 @@ def test_one_buyer_tapping_in_parallel_cannot_pass_the_limit(live_pin):
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_flash_sale_over_http_holds_exactly_the_stock_then_gives_it_all_back(live_pin, clock):
-    """200 concurrent buys from 50 users for 25 units through a real server."""
+@pytest.mark.parametrize("server", HTTP_SERVERS)
+def test_flash_sale_over_http_holds_exactly_the_stock_then_gives_it_all_back(
+    live_pin, clock, server
+):
+    """200 concurrent buys from 50 users for 25 units through a real server (the ASGI
+    one `make run` uses, and production's gunicorn with its connection pool)."""
     units, users, taps_each, limit = 25, 50, 4, 2
     pin = live_pin(stock=units, limit=limit)
     tokens = [token_for(UserFactory()) for _ in range(users)]
     env = {"THROTTLE_BUY_USER": "100000/min", "THROTTLE_BUY_IP": "100000/min"}
-    with run_uvicorn(env=env, workers=2) as url:
+    with run_http_server(server, env=env, workers=2) as url:
         limits = httpx.Limits(max_connections=64)
         with httpx.Client(base_url=url, timeout=60, limits=limits) as http:
 

@@ -9,10 +9,10 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from core.redis import get_redis
+from core.redis import get_redis, redis_key
 from streams.hub import Hub
 from streams.models import ChatMessage, ModerationAction, Show
-from streams.services import moderation_apply
+from streams.services import moderation_apply, reaction_counts_key
 from tests.factories import ShopFactory, ShowFactory, UserFactory
 from tests.streams.livekit import app_for_hub, hubs_closed, room, session_headers  # noqa: F401
 
@@ -134,8 +134,8 @@ async def test_anonymous_cannot_react(cast: Cast) -> None:
 
 
 async def test_reactions_are_coalesced_into_one_burst(cast: Cast) -> None:
-    lock = f"lc:reactions:{cast.show.pk}:tick"
-    counts_key = f"streams:reactions:{cast.show.pk}"
+    lock = redis_key("reactions", cast.show.pk, "tick")
+    counts_key = reaction_counts_key(cast.show.pk)
     redis = get_redis()
     async with (
         room(cast.show.pk, headers=cast.headers["viewer"]) as v,

@@ -151,6 +151,9 @@ def test_user_events_are_published_on_the_users_channel_without_seq(db: None) ->
     assert decoded["data"] == {"id": 7}
 
 
-def test_channels_are_namespaced_by_redis_database() -> None:
+def test_channels_are_namespaced_by_redis_database(settings) -> None:
     # Pub/Sub is global to a Redis server: two databases must not hear each other.
-    assert fanout._namespace("redis://127.0.0.1:6379/5") != fanout._namespace("redis://h:6379/6")
+    settings.REDIS_URL = "redis://127.0.0.1:6379/5"
+    five = fanout.show_channel(1)
+    settings.REDIS_URL = "redis://127.0.0.1:6379/6"
+    assert fanout.show_channel(1) != five

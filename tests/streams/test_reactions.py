@@ -10,7 +10,12 @@ from django.contrib.auth.models import AnonymousUser
 from core.errors import ApiError
 from core.redis import get_redis
 from streams.models import Show
-from streams.services import REACTION_RATE, reaction_counts_take, reaction_send
+from streams.services import (
+    REACTION_RATE,
+    reaction_counts_key,
+    reaction_counts_take,
+    reaction_send,
+)
 from tests.factories import ShowFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -67,12 +72,12 @@ def test_reactions_are_rate_limited_per_user(live_show, viewer):
 
 def test_counts_key_expires_when_nobody_takes_them(live_show, viewer):
     reaction_send(show_id=live_show.pk, user=viewer, kind="heart")
-    assert 0 < get_redis().ttl(f"streams:reactions:{live_show.pk}") <= 300
+    assert 0 < get_redis().ttl(reaction_counts_key(live_show.pk)) <= 300
 
 
 def test_concurrent_sends_and_takes_lose_nothing_and_count_nothing_twice(live_show):
     """Increments racing with takes: every reaction lands in exactly one take."""
-    key = f"streams:reactions:{live_show.pk}"
+    key = reaction_counts_key(live_show.pk)
     per_thread, threads = 300, 4
     taken: list[dict[str, int]] = []
     done = threading.Event()

@@ -16,6 +16,11 @@ API
     ``http://127.0.0.1:<port>`` once ``/healthz`` answers. ``run_uvicorn_process`` is the same
     but yields the `ManagedProcess` (its ``.url`` is the base URL) to kill it mid-test.
 
+``run_gunicorn_process(*, env=None, workers=1, threads=4) -> ContextManager[ManagedProcess]``
+    gunicorn gthread (``livecommerce/gunicorn.conf.py``) serving ``livecommerce.wsgi:application``
+    on a free port: the production REST tier. ``run_split_servers`` starts it with a uvicorn
+    beside it (the WebSocket tier) and yields both base URLs.
+
 ``run_celery_worker(*, env=None, concurrency=1, pool="prefork", extra_args=None)
 -> ContextManager[ManagedProcess]``
     ``celery -A livecommerce worker`` with a unique node name (``.nodename``); yields once the
@@ -243,16 +248,35 @@ def _wait_until(proc: ManagedProcess, ready: Callable[[], bool], what: str, time
 
 
 @contextlib.contextmanager
-def run_uvicorn_process(
-    *, env: dict[str, str] | None = None, workers: int = 1, timeout: float = READY_TIMEOUT
+def _http_server(
+    args: list[str], *, env: dict[str, str], name: str, port: int, timeout: float
 ) -> Iterator[ManagedProcess]:
-    """uvicorn serving the ASGI app on a free port; yields the process (``.url`` set)."""
+    """Start an HTTP server process, yield it once its /healthz answers, always stop it."""
+    proc = ManagedProcess(args, env=env, name=name)
+    proc.url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until(proc, lambda: _http_ok(f"{proc.url}/healthz"), "/healthz answered", timeout)
+        yield proc
+    finally:
+        proc.close()
+
+
+@contextlib.contextmanager
+def run_uvicorn_process(
+    *,
+    env: dict[str, str] | None = None,
+    workers: int = 1,
+    timeout: float = READY_TIMEOUT,
+    app: str = "livecommerce.asgi:application",
+) -> Iterator[ManagedProcess]:
+    """uvicorn serving the ASGI app (or `app`) on a free port; yields the process (``.url``
+    set)."""
     port = free_port()
     args = [
         sys.executable,
         "-m",
         "uvicorn",
-        "livecommerce.asgi:application",
+        app,
         "--host",
         "127.0.0.1",
         "--port",
@@ -265,13 +289,10 @@ def run_uvicorn_process(
         "--log-level",
         "warning",
     ]
-    proc = ManagedProcess(args, env=server_env(env), name="uvicorn")
-    proc.url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until(proc, lambda: _http_ok(f"{proc.url}/healthz"), "/healthz answered", timeout)
+    with _http_server(
+        args, env=server_env(env), name="uvicorn", port=port, timeout=timeout
+    ) as proc:
         yield proc
-    finally:
-        proc.close()
 
 
 @contextlib.contextmanager
@@ -281,6 +302,77 @@ def run_uvicorn(
     """uvicorn serving the ASGI app; yields its base URL ``http://127.0.0.1:<port>``."""
     with run_uvicorn_process(env=env, workers=workers, timeout=timeout) as proc:
         yield proc.url
+
+
+@contextlib.contextmanager
+def run_gunicorn_process(
+    *,
+    env: dict[str, str] | None = None,
+    workers: int = 1,
+    threads: int = 4,
+    timeout: float = READY_TIMEOUT,
+    app: str = "livecommerce.wsgi:application",
+) -> Iterator[ManagedProcess]:
+    """gunicorn (gthread, the production REST tier: `livecommerce/gunicorn.conf.py`) serving
+    the WSGI app (or `app`) on a free port; yields the process (``.url`` set)."""
+    port = free_port()
+    child_env = server_env(
+        {
+            "WEB_BIND": f"127.0.0.1:{port}",
+            "WEB_CONCURRENCY": str(workers),
+            "WEB_THREADS": str(threads),
+            # As in production: a pool per process, one connection per thread, and live
+            # events published by the relay thread.
+            "DB_POOL_MAX_SIZE": str(threads + 1),
+            "LIVE_EVENTS_RELAY": "1",
+            **(env or {}),
+        }
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "livecommerce/gunicorn.conf.py",
+        "--log-level",
+        "warning",
+        app,
+    ]
+    with _http_server(args, env=child_env, name="gunicorn", port=port, timeout=timeout) as proc:
+        yield proc
+
+
+@contextlib.contextmanager
+def run_http_server(
+    kind: str, *, env: dict[str, str] | None = None, workers: int = 1
+) -> Iterator[str]:
+    """The product's REST tier served the way `kind` names: "uvicorn" (the ASGI app, as
+    `make run` serves it) or "gunicorn" (production: gthread with a connection pool);
+    yields the base URL. Tests parametrize over `HTTP_SERVERS` to run on both."""
+    if kind == "uvicorn":
+        with run_uvicorn(env=env, workers=workers) as url:
+            yield url
+    elif kind == "gunicorn":
+        with run_gunicorn_process(env=env, workers=workers) as proc:
+            yield proc.url
+    else:
+        raise ValueError(f"unknown HTTP server {kind!r}")
+
+
+HTTP_SERVERS = ("uvicorn", "gunicorn")
+
+
+@contextlib.contextmanager
+def run_split_servers(
+    *, env: dict[str, str] | None = None, workers: int = 1, threads: int = 4
+) -> Iterator[tuple[str, str]]:
+    """The production arrangement: REST on gunicorn, WebSockets on uvicorn, both on the
+    same database and Redis; yields (http base URL, ws base URL)."""
+    with (
+        run_gunicorn_process(env=env, workers=workers, threads=threads) as rest,
+        run_uvicorn_process(env=env, workers=workers) as ws,
+    ):
+        yield rest.url, ws.url
 
 
 def _celery_ping(broker_url: str, nodename: str) -> bool:
