@@ -60,3 +60,13 @@ def bidder() -> Callable[..., Any]:
 
 def start_body(item: Any, **over: Any) -> dict[str, Any]:
     return {"product": item.pk, "starting_bid": "10.00", "duration_s": 30, **over}
+
+
+@pytest.fixture
+def host_client_setup(transactional_db: Any) -> tuple[Any, Any, Any]:
+    """(live show, a product with 3 units, its host) committed for server processes."""
+    host = UserFactory(username="auctioneer")
+    show = ShowFactory(
+        shop=ShopFactory(owner=host), status=Show.Status.LIVE, started_at=timezone.now()
+    )
+    return show, ProductFactory(shop=show.shop, stock=3, price="30.00"), host
