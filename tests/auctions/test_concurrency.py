@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from collections import Counter
@@ -96,7 +97,7 @@ def test_300_concurrent_bidders_one_writer_one_winner_one_order(host_client_setu
     auction.refresh_from_db()
     bids = list(Bid.objects.filter(auction=auction).order_by("id"))
     amounts = [b.amount for b in bids]
-    assert all(a < b for a, b in zip(amounts, amounts[1:], strict=False)), "not strictly rising"
+    assert all(a < b for a, b in itertools.pairwise(amounts)), "not strictly rising"
     assert all(b.created_at < auction.ends_at for b in bids), "accepted after ends_at"
     assert auction.bid_count == len(bids) and auction.current_bid == amounts[-1]
     # Every accepted bidder's maximum is recorded as sent; the highest one won.

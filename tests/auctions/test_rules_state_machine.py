@@ -3,6 +3,7 @@ bid, raise maximums and let time pass; after every step the invariants SPEC stat
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -100,7 +101,7 @@ class AuctionRules(RuleBasedStateMachine):
     @invariant()
     def accepted_bids_strictly_rise(self) -> None:
         amounts = [s.amount for s in self.accepted]
-        assert all(a < b for a, b in zip(amounts, amounts[1:], strict=False))
+        assert all(a < b for a, b in itertools.pairwise(amounts))
 
     @invariant()
     def the_highest_earliest_maximum_leads_at_a_price_between_the_rivals_and_it(self) -> None:
