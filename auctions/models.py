@@ -67,6 +67,10 @@ class Auction(models.Model):
     order = models.OneToOneField(
         Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="auction"
     )
+    # The runner-up's offer when the winner did not pay.
+    second_chance = models.OneToOneField(
+        Hold, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Set once when an unpaid win has been handled (strike and second chance).
     unpaid_handled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=500, blank=True, default="")

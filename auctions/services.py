@@ -29,15 +29,19 @@ from django.db import IntegrityError, transaction
 from auctions import rules
 from auctions.models import Auction, Bid, PreBid, ProxyBid, Strike
 from auctions.selectors import auction_payload, strikes_recent
-from catalog.models import Product
+from catalog.models import Product, Variant
 from core.errors import ApiError, Forbidden, Invalid, NotFound
 from orders import clock, inventory
 from orders import services as checkout
 from orders.models import Address, Hold, PaymentMethod
+from orders.terms import BuyerBusy, buyer_limit_room, sale_terms
 from streams.events import emit_show_event, emit_user_event
 from streams.models import ModerationAction, Show
 from streams.selectors import iso, money, show_with_role, user_restriction
 from streams.services import pin_product
+from trust.quality import listing_require_ready
+from trust.selectors import case_in_force
+from trust.services import case_open
 
 logger = logging.getLogger(__name__)
 
@@ -78,16 +82,10 @@ def _check_currency(*, currency: str | None, auction_currency: str) -> None:
 
 
 def bidding_block_reason(*, user: Any) -> str | None:
-    """Why `user` may not bid right now, or None. Three unpaid wins within
-    `AUCTION_STRIKE_WINDOW_DAYS` block bidding (the strikes are the record; the person
-    reads this reason in the 403)."""
-    strikes = strikes_recent(user_id=user.pk).count()
-    if strikes >= settings.AUCTION_STRIKES_TO_BLOCK:
-        return (
-            f"Bidding is blocked: {strikes} auctions won and not paid in the last "
-            f"{settings.AUCTION_STRIKE_WINDOW_DAYS} days."
-        )
-    return None
+    """Why `user` may not bid right now, or None: a `bidding_blocked` case in force (the
+    trust app's record, with the reason the person reads and can appeal)."""
+    case = case_in_force(user=user, kind="bidding_blocked")
+    return None if case is None else case.reason
 
 
 def _check_bidder(*, user: Any, show: Show, role: str) -> tuple[PaymentMethod, Address]:
@@ -221,7 +219,7 @@ def auction_start(
         if product is None:
             msg = "No such active product in this show's shop."
             raise Invalid(f"product: {msg}", details={"product": [msg]})
-        listing_require_ready(product)
+        listing_require_ready(product)  # 409 listing_not_ready (trust's rule)
         variant = checkout._resolve_variant(product=product, variant_id=variant_id)
         if Auction.objects.filter(show=show, status=Auction.Status.RUNNING).exists():
             raise ApiError("auction_running", "An auction is already running.", status=409)
@@ -268,16 +266,6 @@ def auction_start(
         _prebids_apply(auction=auction, now=now)
         _schedule_close(auction)
     return auction
-
-
-def listing_require_ready(product: Product) -> None:
-    """Auctioning needs a listing that passes trust's blocking checks (409
-    listing_not_ready), once the trust app provides them."""
-    try:
-        from trust.services import listing_require_ready as trust_check
-    except ImportError:
-        return
-    trust_check(product)
 
 
 def _prebids_apply(*, auction: Auction, now: datetime) -> None:
@@ -620,64 +608,77 @@ def auction_unpaid_handle(*, auction_id: int) -> bool:
 
 
 def _strikes_enforce(*, user: Any, auction: Auction) -> None:
-    """At the third strike in the window, record the block as a trust case (when the
-    trust app exists) so the person reads the reason and can appeal."""
-    reason = bidding_block_reason(user=user)
-    if reason is None:
+    """At `AUCTION_STRIKES_TO_BLOCK` strikes within the window, block bidding: a trust
+    case (rule B1) the person reads and can appeal, in force until the oldest of those
+    strikes leaves the window."""
+    strikes = list(strikes_recent(user_id=user.pk).order_by("created_at"))
+    if len(strikes) < settings.AUCTION_STRIKES_TO_BLOCK or bidding_block_reason(user=user):
         return
-    try:
-        from trust.services import case_open
-    except ImportError:
-        return
-    case_open(user=user, kind="bidding_blocked", reason=reason, actor="automatic")
+    window = timedelta(days=settings.AUCTION_STRIKE_WINDOW_DAYS)
+    case_open(
+        subject=user,
+        kind="bidding_blocked",
+        rule="B1",
+        actor="automatic",
+        reason=(
+            f"Bidding is blocked: {len(strikes)} auctions won and not paid in the last "
+            f"{settings.AUCTION_STRIKE_WINDOW_DAYS} days."
+        ),
+        evidence={
+            "auctions": [s.auction_id for s in strikes],
+            "strikes": [s.reason for s in strikes],
+        },
+        show=auction.show,
+        product=auction.product,
+        expires_at=strikes[0].created_at + window,
+    )
 
 
 def _second_chance_offer(*, auction: Auction, now: datetime) -> Hold | None:
-    """Offer the unit to the runner-up (the best other maximum) at their highest bid."""
-    runner = (
+    """Offer the unit to the runner-up at their highest bid, as a waitlist offer: a hold
+    expiring after `WAITLIST_OFFER_SECONDS`, within the buyer's per-buyer limit
+    (`orders.terms.buyer_limit_room`, the rule every hold-creating path obeys). Runners-up
+    at their limit or mid-purchase are passed over for the next best maximum."""
+    runners = (
         ProxyBid.objects.filter(auction=auction)
         .exclude(bidder_id=auction.winner_id)
         .order_by("-max_amount", "placed_seq")
-        .first()
     )
-    if runner is None:
-        return None
-    top = (
-        Bid.objects.filter(auction=auction, bidder_id=runner.bidder_id).order_by("-amount").first()
-    )
-    price = (
-        top.amount
-        if top is not None
-        else min(runner.max_amount, auction.current_bid or runner.max_amount)
-    )
-    buyer_limit_check(buyer_id=runner.bidder_id, auction=auction, quantity=1)
-    left = inventory.reserve(variant_id=auction.variant_id, quantity=1)
-    if left is None:
-        return None  # the released unit was taken already (waitlist or a buyer)
-    hold = Hold.objects.create(
-        buyer_id=runner.bidder_id,
-        show_id=auction.show_id,
-        product_id=auction.product_id,
-        variant_id=auction.variant_id,
-        quantity=1,
-        unit_price=price,
-        currency=auction.currency,
-        is_offer=True,
-        expires_at=now + timedelta(seconds=settings.WAITLIST_OFFER_SECONDS),
-        created_at=now,
-    )
-    checkout._emit_hold(hold)
-    checkout._emit_stock(show_id=auction.show_id, variant=auction.variant, available=left)
-    return hold
-
-
-def buyer_limit_check(*, buyer_id: int, auction: Auction, quantity: int) -> None:
-    """The per-buyer limit every hold-creating path obeys (orders owns the rule)."""
-    check = getattr(checkout, "buyer_limit_check", None)
-    if check is not None:
-        check(
-            buyer_id=buyer_id,
+    variant = Variant.objects.select_related("product").get(pk=auction.variant_id)
+    terms = sale_terms(show_id=auction.show_id, product_id=auction.product_id, variant=variant)
+    for runner in runners[:20]:
+        try:
+            room = buyer_limit_room(
+                buyer_id=runner.bidder_id,
+                show_id=auction.show_id,
+                product_id=auction.product_id,
+                limit=terms.limit_per_buyer,
+                now=now,
+                wait=False,
+            )
+        except BuyerBusy:
+            continue
+        if room is not None and room < 1:
+            continue
+        top = Bid.objects.filter(auction=auction, bidder_id=runner.bidder_id).order_by("-amount")
+        highest = top.values_list("amount", flat=True).first()
+        left = inventory.reserve(variant_id=auction.variant_id, quantity=1)
+        if left is None:
+            return None  # the released unit was taken already (the waitlist or a buyer)
+        hold = Hold.objects.create(
+            buyer_id=runner.bidder_id,
             show_id=auction.show_id,
             product_id=auction.product_id,
-            quantity=quantity,
+            variant_id=auction.variant_id,
+            quantity=1,
+            unit_price=highest if highest is not None else runner.max_amount,
+            currency=auction.currency,
+            is_offer=True,
+            expires_at=now + timedelta(seconds=settings.WAITLIST_OFFER_SECONDS),
+            created_at=now,
         )
+        Auction.objects.filter(pk=auction.pk).update(second_chance=hold)
+        checkout._emit_hold(hold)
+        checkout._emit_stock(show_id=auction.show_id, variant=variant, available=left)
+        return hold
+    return None

@@ -51,6 +51,7 @@ def test_worker_killed_at_the_close_the_sweep_closes_it_exactly_once(host_client
             time.sleep(max(0.0, (auction.ends_at - clock.now()).total_seconds() - 0.3))
             doomed.kill(signal.SIGKILL)
             closed = _wait_closed(auction.pk)
+            assert closed.closed_at is not None
             lag = (closed.closed_at - closed.ends_at).total_seconds()
             print(f"closed {lag:.3f} s after ends_at by the sweep")  # reported, not asserted
     assert (closed.status, closed.winner_id) == ("sold", ann.pk)
