@@ -319,3 +319,12 @@ def test_events_started_bid_closed_reach_the_show(
     assert set(bid_event) == {"auction", "amount", "leader", "bid_count", "min_next_bid", "ends_at"}
     closed = next(e[3] for e in events if e[2] == "auction.closed")
     assert closed == {"auction": a, "status": "sold", "winner": "ann", "amount": "10.00"}
+
+
+def test_auctioning_a_listing_with_a_failed_block_check_is_409(client_for, host, live_show):
+    from tests.factories import ProductFactory
+
+    fake = ProductFactory(shop=live_show.shop, title="Replica designer bag", stock=2)
+    err = assert_error(start(client_for(host), live_show, fake), 409, "listing_not_ready")
+    assert err["details"]["checks"]
+    assert not Auction.objects.exists() and held(fake) == 0
