@@ -113,6 +113,15 @@ def _check_bidder(*, user: Any, show: Show, role: str) -> tuple[PaymentMethod, A
     return method, address
 
 
+def _too_low(*, auction: Auction, floor: Decimal) -> ApiError:
+    return ApiError(
+        "bid_too_low",
+        f"The next bid must be at least {money(floor)} {auction.currency}.",
+        status=409,
+        details={"min_next_bid": money(floor)},
+    )
+
+
 def _closed() -> ApiError:
     return ApiError("auction_closed", "This auction has ended.", status=409)
 
@@ -334,6 +343,11 @@ def bid_place(
     _check_bidder(user=user, show=show, role=role)
     if auction.status != Auction.Status.RUNNING:
         raise _closed()
+    # Refuse a too-low bid without the lock: the price only rises while the auction runs,
+    # so a bid below the floor read a moment ago is below the current floor too.
+    floor = rules.min_next_bid(starting_bid=auction.starting_bid, current_bid=auction.current_bid)
+    if amount < floor:
+        raise _too_low(auction=auction, floor=floor)
     with transaction.atomic():
         auction = (
             Auction.objects.select_for_update(of=("self",))
@@ -379,18 +393,23 @@ def _decide(
     except rules.Closed:
         raise _closed() from None
     except rules.TooLow as low:
-        raise ApiError(
-            "bid_too_low",
-            f"The next bid must be at least {money(low.min_next)} {auction.currency}.",
-            status=409,
-            details={"min_next_bid": money(low.min_next)},
-        ) from None
+        raise _too_low(auction=auction, floor=low.min_next) from None
     new_max, placed = state.maxima[bidder.pk]
-    ProxyBid.objects.update_or_create(
-        auction=auction,
-        bidder_id=bidder.pk,
-        defaults={"max_amount": new_max, "placed_seq": placed, "updated_at": now},
-    )
+    if proxies.get(bidder.pk) is None or proxies[bidder.pk].max_amount != new_max:
+        ProxyBid.objects.bulk_create(  # one upsert statement
+            [
+                ProxyBid(
+                    auction=auction,
+                    bidder_id=bidder.pk,
+                    max_amount=new_max,
+                    placed_seq=placed,
+                    updated_at=now,
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=["auction", "bidder"],
+            update_fields=["max_amount", "placed_seq", "updated_at"],
+        )
     Bid.objects.bulk_create(
         [
             Bid(auction=auction, bidder_id=s.bidder, amount=s.amount, proxy=s.proxy, created_at=now)
