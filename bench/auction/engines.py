@@ -20,6 +20,7 @@ shop, users, show and auction):
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import threading
@@ -34,8 +35,6 @@ os.environ.setdefault("DEBUG", "1")
 import django
 
 django.setup()
-
-import itertools
 
 from django.contrib.auth.models import User  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
