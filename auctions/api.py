@@ -8,7 +8,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -16,7 +16,7 @@ from auctions import selectors, services
 from auctions.models import Auction
 from core.api import ApiView
 from core.errors import NotFound
-from streams.selectors import iso, money
+from streams.selectors import iso, money, show_get
 
 
 def _money_field(**kwargs: Any) -> serializers.DecimalField:
@@ -26,7 +26,10 @@ def _money_field(**kwargs: Any) -> serializers.DecimalField:
 
 
 class AuctionStartApi(ApiView):
-    permission_classes = [IsAuthenticated]
+    """POST: start an auction (hosts). GET: the show's auctions, oldest first, with their
+    results (the shoppable replay lists them)."""
+
+    permission_classes = [IsAuthenticatedOrReadOnly]
 
     class InputSerializer(serializers.Serializer):
         product = serializers.IntegerField(min_value=1)
@@ -54,6 +57,16 @@ class AuctionStartApi(ApiView):
             reserve=v.get("reserve"),
         )
         return Response(selectors.auction_payload(auction), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, show_id: int) -> Response:
+        show_get(show_id=show_id, user=request.user)  # 404, also for a rehearsal
+        auctions = selectors.auctions_of_show(show_id=show_id).select_related("product")
+        results = [
+            {**selectors.auction_payload(a), "product_title": a.product.title}
+            for a in auctions[: selectors.SHOW_AUCTIONS_LISTED]
+        ]
+        return Response({"results": results, "next": None})
 
 
 class AuctionDetailApi(ApiView):

@@ -14,6 +14,9 @@ from auctions.models import Auction, Strike
 from orders import clock
 from streams.selectors import iso, money
 
+# A show's auctions listed at once (the replay); a show runs far fewer.
+SHOW_AUCTIONS_LISTED = 500
+
 
 def _username(user: Any) -> str | None:
     return None if user is None else str(user.username)

@@ -328,3 +328,29 @@ def test_auctioning_a_listing_with_a_failed_block_check_is_409(client_for, host,
     err = assert_error(start(client_for(host), live_show, fake), 409, "listing_not_ready")
     assert err["details"]["checks"]
     assert not Auction.objects.exists() and held(fake) == 0
+
+
+def test_the_shows_auctions_list_their_results_for_the_replay(
+    clock, client_for, host, live_show, item, bidder
+):
+    a = start(client_for(host), live_show, item, duration_s=5).json()["id"]
+    bid(client_for(bidder("ann")), a, "12.00")
+    clock.advance(10)
+    services.auction_close(auction_id=a)
+    body = client_for(None).get(f"/api/v1/shows/{live_show.pk}/auctions/").json()
+    assert [(r["id"], r["status"], r["winner"], r["current_bid"]) for r in body["results"]] == [
+        (a, "sold", "ann", "12.00")
+    ]
+    assert body["results"][0]["product_title"] == item.title
+
+
+def test_the_snapshot_carries_server_time_and_the_running_auction(
+    client_for, host, live_show, item
+):
+    from streams.fanout import room_snapshot
+
+    a = start(client_for(host), live_show, item).json()["id"]
+    snap = room_snapshot(show_id=live_show.pk, user=host)
+    assert snap["server_time"].endswith("Z")
+    assert snap["auction"]["id"] == a and snap["auction"]["status"] == "running"
+    assert snap["current_pin"]["auction"] == a
