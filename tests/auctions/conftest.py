@@ -1,31 +1,19 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
-from orders import clock as orders_clock
 from orders.services import address_add, payment_method_add
 from streams.models import Show
 from tests.factories import ProductFactory, ShopFactory, ShowFactory, UserFactory
-from tests.orders.conftest import events  # noqa: F401  (the fan-out recorder)
+
+# The checkout clock (reset around every test; `clock` freezes it) and the fan-out
+# recorder, shared with the checkout tests.
+from tests.orders.conftest import _real_clock, clock, events  # noqa: F401
 from tests.orders.helpers import ADDRESS
-
-
-@pytest.fixture(autouse=True)
-def _real_clock() -> Iterator[None]:
-    orders_clock.reset()
-    yield
-    orders_clock.reset()
-
-
-@pytest.fixture
-def clock() -> Any:
-    """The server clock the auction rules read, frozen; `clock.advance(s)` moves it."""
-    orders_clock.freeze()
-    return orders_clock
 
 
 @pytest.fixture
