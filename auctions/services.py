@@ -36,9 +36,9 @@ from orders import services as checkout
 from orders.models import Address, Hold, PaymentMethod
 from orders.terms import BuyerBusy, buyer_limit_room, sale_terms
 from streams.events import emit_show_event, emit_user_event
-from streams.models import ModerationAction, Show
-from streams.selectors import iso, money, show_with_role, user_restriction
-from streams.services import pin_product
+from streams.models import Show
+from streams.selectors import Role, iso, money, show_with_role
+from streams.services import check_not_restricted, pin_product
 from trust.quality import listing_require_ready
 from trust.selectors import case_in_force
 from trust.services import case_open
@@ -88,17 +88,14 @@ def bidding_block_reason(*, user: Any) -> str | None:
     return None if case is None else case.reason
 
 
-def _check_bidder(*, user: Any, show: Show, role: str) -> tuple[PaymentMethod, Address]:
-    """Who may bid: not the show's hosts (403), not someone banned from the show (403
-    banned), not someone whose bidding is blocked (403 bidding_blocked), and only with a
-    saved default payment method and address (409 payment_method_required). Returns them."""
+def _check_bidder(*, user: Any, show: Show, role: Role) -> tuple[PaymentMethod, Address]:
+    """Who may bid: not the show's hosts (403), not someone read-only in the show (403
+    banned / timed_out, the moderator's reason), not someone whose bidding is blocked
+    (403 bidding_blocked), and only with a saved default payment method and address (409
+    payment_method_required). Returns them."""
     if role == "host":
         raise Forbidden("Hosts may not bid in their own show.")
-    restriction = user_restriction(show_id=show.pk, user_id=user.pk)
-    if restriction is not None and restriction.action == ModerationAction.Action.BAN:
-        raise ApiError(
-            "banned", restriction.reason, status=403, details={"reason": restriction.reason}
-        )
+    check_not_restricted(show=show, user=user, role=role)  # the show's read-only rule
     reason = bidding_block_reason(user=user)
     if reason is not None:
         raise ApiError("bidding_blocked", reason, status=403, details={"reason": reason})

@@ -354,3 +354,23 @@ def test_the_snapshot_carries_server_time_and_the_running_auction(
     assert snap["server_time"].endswith("Z")
     assert snap["auction"]["id"] == a and snap["auction"]["status"] == "running"
     assert snap["current_pin"]["auction"] == a
+
+
+def test_a_timed_out_user_may_not_bid_until_the_timeout_ends(
+    client_for, host, live_show, item, bidder
+):
+    from django.utils import timezone
+
+    a = start(client_for(host), live_show, item).json()["id"]
+    ann = bidder("ann")
+    ModerationAction.objects.create(
+        show=live_show,
+        actor=host,
+        target_user=ann,
+        action="timeout",
+        reason="calm down",
+        until=timezone.now() + timedelta(minutes=5),
+    )
+    err = assert_error(bid(client_for(ann), a, "10.00"), 403, "timed_out")
+    assert err["details"]["reason"] == "calm down"
+    assert not Bid.objects.exists()
