@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "trust",
     "disputes",
     "support",
+    "auctions",
     "pages",
 ]
 
@@ -245,6 +246,9 @@ SPECTACULAR_SETTINGS = {
 # Product settings (SPEC "Processes and configuration").
 HOLD_TTL_SECONDS: int = env.int("HOLD_TTL_SECONDS", default=300)
 WAITLIST_OFFER_SECONDS: int = env.int("WAITLIST_OFFER_SECONDS", default=60)
+# Auctions (auctions/; docs/auctions.md): unpaid wins within the window that block bidding.
+AUCTION_STRIKES_TO_BLOCK: int = env.int("AUCTION_STRIKES_TO_BLOCK", default=3)
+AUCTION_STRIKE_WINDOW_DAYS: int = env.int("AUCTION_STRIKE_WINDOW_DAYS", default=90)
 SANDBOX_SLOW_SECONDS: float = env.float("SANDBOX_SLOW_SECONDS", default=3.0)
 WS_TICKET_TTL_SECONDS: int = 60
 # Live room (docs/live-room.md, "Settings"): other tunables default in streams/.
@@ -365,6 +369,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "support.escalate_overdue",
         "schedule": SUPPORT_ESCALATION_SWEEP_SECONDS,
         "options": {"expires": 300},
+    },
+    # Auctions: close what is due (exactly once; the per-auction eta task may beat it)
+    # and handle unpaid winners. Every second: an auction closes within 1 s of ends_at.
+    "auctions-close-due": {
+        "task": "auctions.close_due",
+        "schedule": env.float("AUCTION_CLOSE_SWEEP_SECONDS", default=1.0),
+        "options": {"expires": 5},
     },
     "core-idempotency-purge": {
         "task": "core.idempotency_purge_expired",

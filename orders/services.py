@@ -134,10 +134,13 @@ def _resolve_offer(*, show_id: int, product_id: int, variant_id: int | None) -> 
     product in one query, then the product's variants (with their stock) in one more;
     anything else takes the step-by-step checks below, which decide the error."""
     pin = (
-        Pin.objects.select_related("show", "product")
+        Pin.objects.select_related("show", "product", "auction")
         .filter(show_id=show_id, unpinned_at__isnull=True)
         .first()
     )
+    auction = getattr(pin, "auction", None)  # a pin an auction made (auctions app)
+    if auction is not None and auction.status == "running" and auction.product_id == product_id:
+        raise ApiError("auction_running", "This product is being auctioned: bid.", status=409)
     if (
         pin is not None
         and pin.product_id == product_id

@@ -276,6 +276,8 @@ def room_snapshot(*, show_id: int, user: Any) -> dict[str, Any]:
     data = dict(show_snapshot(show_id=show_id, user=user))
     data["viewer_count"] = viewer_count(show_id=show_id)
     data["seq"] = max(redis_seq, int(pg_seq))
+    # Clients correct countdowns (an auction's ends_at) by their offset from this.
+    data["server_time"] = now_iso()
     return data
 
 

@@ -146,7 +146,7 @@ def show_prefetches() -> list[Prefetch]:
         Prefetch(
             "pins",
             queryset=Pin.objects.filter(unpinned_at__isnull=True)
-            .select_related("product")
+            .select_related("product", "auction")
             .prefetch_related("product__variants"),
             to_attr="current_pins",
         ),
@@ -217,6 +217,7 @@ def pin_payload(pin: Pin | None, *, viewer: Any = None) -> dict[str, Any] | None
         "pinned_at": iso(pin.pinned_at),
         "unpinned_at": iso(pin.unpinned_at),
         "offset_s": round(pin.offset_s, 3),
+        "auction": _pin_auction_id(pin),
     }
     if pin.unpinned_at is None and getattr(viewer, "is_authenticated", False):
         from orders.selectors import pin_shipping_fee  # orders builds on streams
@@ -225,10 +226,16 @@ def pin_payload(pin: Pin | None, *, viewer: Any = None) -> dict[str, Any] | None
     return payload
 
 
+def _pin_auction_id(pin: Pin) -> int | None:
+    """The auction that pinned this product (auctions app), if any."""
+    auction = getattr(pin, "auction", None)  # reverse one-to-one: absent → None
+    return None if auction is None else int(auction.pk)
+
+
 def pin_current(*, show_id: int) -> Pin | None:
     return (
         Pin.objects.filter(show_id=show_id, unpinned_at__isnull=True)
-        .select_related("product")
+        .select_related("product", "auction")
         .prefetch_related("product__variants")
         .first()
     )
@@ -238,7 +245,7 @@ def pin_timeline(*, show: Show) -> QuerySet[Pin]:
     """Every pin of the show, oldest first (the replay's timeline)."""
     return (
         Pin.objects.filter(show=show)
-        .select_related("product")
+        .select_related("product", "auction")
         .prefetch_related("product__variants")
     )
 
@@ -472,7 +479,14 @@ def show_snapshot(*, show_id: int, user: Any) -> dict[str, Any]:
         "recent_messages": chat_recent_payload(show_id=show.pk),
         "role": role,
         "moderation": _own_restriction_payload(show=show, user=user, role=role),
+        "auction": _running_auction_payload(show_id=show.pk),
     }
+
+
+def _running_auction_payload(*, show_id: int) -> dict[str, Any] | None:
+    from auctions.selectors import auction_running_payload  # auctions builds on streams
+
+    return auction_running_payload(show_id=show_id)
 
 
 def _own_restriction_payload(*, show: Show, user: Any, role: Role) -> dict[str, Any] | None:

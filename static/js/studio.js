@@ -5,6 +5,7 @@ import { $, $$, h, pageData, setText, userId, userName } from "./dom.js";
 import { LiveSocket } from "./live.js";
 import { moderation } from "./moderation.js";
 import { Catalog, stockText } from "./products.js";
+import { AuctionPanel } from "./auction.js";
 
 const page = pageData();
 const show = page.show;
@@ -81,6 +82,31 @@ for (const form of $$(".pin-form")) {
     try {
       const pin = await api("POST", `/api/v1/shows/${show.id}/pins/`, body, { idempotencyKey: newIdempotencyKey() });
       setPin(pin);
+    } catch (err) {
+      setText($("#pin-error"), errorText(err));
+    } finally {
+      btn.disabled = false;
+    }
+  });
+}
+
+// ---- auctions -----------------------------------------------------------------------
+const auction = new AuctionPanel($("#auction-card"));
+window.__lcAuction = auction;
+for (const form of $$(".auction-form")) {
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = {
+      product: Number(form.dataset.product),
+      starting_bid: form.elements.starting_bid.value.trim(),
+      duration_s: Number(form.elements.duration_s.value),
+      sudden_death: form.elements.sudden_death.checked,
+    };
+    setText($("#pin-error"), "");
+    const btn = form.querySelector("button");
+    btn.disabled = true;
+    try {
+      auction.set(await api("POST", `/api/v1/shows/${show.id}/auctions/`, body, { idempotencyKey: newIdempotencyKey() }));
     } catch (err) {
       setText($("#pin-error"), errorText(err));
     } finally {
@@ -186,9 +212,15 @@ function onSnapshot(d) {
   messages.replaceChildren();
   for (const m of d.recent_messages || []) addMessage(m);
   setPin(d.current_pin || null);
+  auction.snapshot(d.auction || null, d.server_time);
 }
 
 function onEvent(type, d) {
+  if (type.startsWith("auction.")) {
+    auction.onEvent(type, d);
+    if (type === "auction.closed") soonTicker();
+    return;
+  }
   switch (type) {
     case "show.status": setStatus(d.status || (d.show && d.show.status)); break;
     case "pin.changed": setPin(d.pin || null); break;

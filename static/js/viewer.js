@@ -6,6 +6,7 @@ import { LiveSocket } from "./live.js";
 import { Catalog, stockText, variantLabel } from "./products.js";
 import { moderation } from "./moderation.js";
 import { attachPlayer } from "./player.js";
+import { AuctionPanel, auctionResults } from "./auction.js";
 
 const page = pageData();
 const showId = page.show.id;
@@ -25,6 +26,12 @@ const state = {
   moments: [],
   waitlisted: new Set(), // "product:variant" keys joined on this page
 };
+
+const auction = new AuctionPanel($("#auction-card"), {
+  me: page.user ? page.user.username : null,
+  bidding: signedIn,
+});
+window.__lcAuction = auction; // for the browser tests
 
 // ---- player -------------------------------------------------------------------------
 attachPlayer(video, page.show.playback_url, page.hls_url);
@@ -424,6 +431,7 @@ function setViewers(n) {
 
 // ---- replay -------------------------------------------------------------------------
 async function loadMoments() {
+  auctionResults(showId, $("#auction-results"));
   const box = $("#replay");
   box.hidden = false;
   let pins = [];
@@ -492,6 +500,7 @@ function setShowStatus(status) {
 // ---- live room ----------------------------------------------------------------------
 function onSnapshot(d) {
   if (d.show && d.show.status && d.show.status !== state.status) setShowStatus(d.show.status);
+  auction.snapshot(d.auction || null, d.server_time);
   catalog.applyStock(d.stock);
   if (typeof d.viewer_count === "number") setViewers(d.viewer_count);
   messages.replaceChildren();
@@ -505,6 +514,10 @@ function onSnapshot(d) {
 }
 
 function onEvent(type, d) {
+  if (type.startsWith("auction.")) {
+    auction.onEvent(type, d);
+    return;
+  }
   switch (type) {
     case "show.status": setShowStatus(d.status || (d.show && d.show.status)); break;
     case "pin.changed":
