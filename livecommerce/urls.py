@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("trust.urls")),
     path("", include("disputes.urls")),
     path("", include("support.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 urlpatterns = [
