@@ -51,3 +51,16 @@ def delivery_get(*, endpoint: Endpoint, delivery_id: int) -> Delivery:
     if delivery is None:
         raise NotFound("No such delivery.")
     return delivery
+
+
+def dashboard_endpoints(*, shop: Shop, deliveries: int = 10) -> list[Endpoint]:
+    """The shop's endpoints for the seller dashboard, each with `.recent`: its latest
+    deliveries (event joined), newest first."""
+    endpoints = list(endpoint_list(shop=shop).order_by("id"))
+    for endpoint in endpoints:
+        endpoint.recent = list(  # type: ignore[attr-defined]
+            Delivery.objects.filter(endpoint=endpoint).select_related("event").order_by("-id")[
+                :deliveries
+            ]
+        )
+    return endpoints
