@@ -59,8 +59,8 @@ def dashboard_endpoints(*, shop: Shop, deliveries: int = 10) -> list[Endpoint]:
     endpoints = list(endpoint_list(shop=shop).order_by("id"))
     for endpoint in endpoints:
         endpoint.recent = list(  # type: ignore[attr-defined]
-            Delivery.objects.filter(endpoint=endpoint).select_related("event").order_by("-id")[
-                :deliveries
-            ]
+            Delivery.objects.filter(endpoint=endpoint)
+            .select_related("event")
+            .order_by("-id")[:deliveries]
         )
     return endpoints
