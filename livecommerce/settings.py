@@ -286,9 +286,10 @@ WEBHOOK_RETRY_SCHEDULE: list[float] = [
 WEBHOOK_TIMEOUT_SECONDS: float = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 # An endpoint whose every delivery failed for this long is disabled (with a reason).
 WEBHOOK_DISABLE_AFTER_SECONDS: int = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 86400)
-# Parallel HTTP requests of one relay task, and how many of them one endpoint may hold.
+# Parallel HTTP requests of one relay task, and how many of them one endpoint may hold
+# (a failing endpoint holds one).
 WEBHOOK_RELAY_THREADS: int = env.int("WEBHOOK_RELAY_THREADS", default=16)
-WEBHOOK_ENDPOINT_CONCURRENCY: int = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=4)
+WEBHOOK_ENDPOINT_CONCURRENCY: int = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=8)
 
 # Disputes and returns (disputes app; docs/disputes.md).
 DISPUTE_SELLER_RESPONSE_HOURS: int = env.int("DISPUTE_SELLER_RESPONSE_HOURS", default=48)
@@ -392,5 +393,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "uvicorn.access": {"level": "WARNING"},
+        # One line per webhook attempt otherwise; the delivery log has each attempt.
+        "httpx": {"level": "WARNING"},
     },
 }

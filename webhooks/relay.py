@@ -5,9 +5,10 @@ Design (docs/webhooks.md, "Delivery"):
 - **Claiming.** One UPDATE leases due deliveries (`claim_token`, `locked_until`), taking
   the rows with ``FOR UPDATE SKIP LOCKED`` so concurrent relays never wait on each other
   nor take the same row. At most `WEBHOOK_ENDPOINT_CONCURRENCY` deliveries of one
-  endpoint are in flight at once, so a slow or dead endpoint occupies a few threads and
-  never the relay. A relay killed mid-attempt loses nothing: its lease runs out and the
-  next relay takes the delivery again (at least once; the `webhook-id` is the same).
+  endpoint are in flight at once, and only one while it is failing (`failing_since`), so
+  a slow or dead endpoint occupies one thread and never the relay. A relay killed
+  mid-attempt loses nothing: its lease runs out and the next relay takes the delivery
+  again (at least once; the `webhook-id` is the same).
 - **Sending.** `WEBHOOK_RELAY_THREADS` threads run `sender.message_send` (HTTP only);
   every database write stays in the relay's own thread.
 - **Outcome.** 2xx: delivered. Anything else: the next attempt after the retry
@@ -99,6 +100,7 @@ def deliveries_due_exist() -> bool:
 class Job:
     delivery_id: int
     endpoint_id: int
+    endpoint_failing: bool  # the endpoint had failed since its last success
     token: uuid.UUID
     number: int  # this attempt's number, 1-based
     started_at: datetime
@@ -111,7 +113,7 @@ WITH inflight AS (
     WHERE status = 'pending' AND locked_until > %(now)s
     GROUP BY endpoint_id
 ), ranked AS (
-    SELECT d.id, d.next_attempt_at,
+    SELECT d.id, d.next_attempt_at, e.failing_since IS NOT NULL AS failing,
            row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id)
                + COALESCE(i.n, 0) AS slot
     FROM webhooks_delivery d
@@ -120,7 +122,7 @@ WITH inflight AS (
     WHERE d.status = 'pending' AND d.next_attempt_at <= %(now)s
       AND (d.locked_until IS NULL OR d.locked_until <= %(now)s)
 ), picked AS (
-    SELECT id FROM ranked WHERE slot <= %(per_endpoint)s
+    SELECT id FROM ranked WHERE slot <= CASE WHEN failing THEN 1 ELSE %(per_endpoint)s END
     ORDER BY next_attempt_at, id LIMIT %(limit)s
 ), locked AS (
     SELECT id FROM webhooks_delivery
@@ -167,6 +169,7 @@ def _job(delivery: Delivery, *, token: uuid.UUID, now: datetime) -> Job:
     return Job(
         delivery_id=delivery.pk,
         endpoint_id=endpoint.pk,
+        endpoint_failing=endpoint.failing_since is not None,
         token=token,
         number=delivery.attempts + 1,
         started_at=now,
@@ -183,43 +186,84 @@ def _job(delivery: Delivery, *, token: uuid.UUID, now: datetime) -> Job:
 
 # --------------------------------------------------------------------------- outcome
 
+# One statement moves a batch of deliveries on, each only if it is still this claim's.
+_OUTCOME_SQL = """
+UPDATE webhooks_delivery AS d SET
+    status = v.status, attempts = v.attempts, claim_token = NULL, locked_until = NULL,
+    next_attempt_at = COALESCE(v.next_at, d.next_attempt_at),
+    last_status_code = v.code, last_error = v.error, last_duration_ms = v.ms,
+    delivered_at = COALESCE(v.delivered_at, d.delivered_at)
+FROM (VALUES {rows}) AS v(id, token, status, attempts, next_at, code, error, ms, delivered_at)
+WHERE d.id = v.id AND d.claim_token = v.token
+RETURNING d.id
+"""
+_OUTCOME_ROW = (
+    "(%s::bigint, %s::uuid, %s::varchar, %s::int, %s::timestamptz, %s::int, %s::varchar, "
+    "%s::int, %s::timestamptz)"
+)
 
-def attempt_record(*, job: Job, outcome: Outcome) -> None:
-    """Log the attempt and move the delivery on: delivered, retry later, or failed.
+
+def attempts_record(*, results: list[tuple[Job, Outcome]]) -> None:
+    """Log each attempt and move its delivery on: delivered, retry later (the schedule's
+    delay with jitter), or failed after the last attempt; in one transaction per batch.
     A delivery re-claimed meanwhile (this lease ran out) keeps the newer claim's state."""
+    if not results:
+        return
     now = timezone.now()
+    params: list[Any] = []
+    for job, outcome in results:
+        status = Delivery.Status.DELIVERED
+        next_at: datetime | None = None
+        delivered_at: datetime | None = now
+        if not outcome.ok:
+            delay = retry_delay(attempt=job.number)
+            delivered_at = None
+            if delay is None:
+                status = Delivery.Status.FAILED
+            else:
+                status, next_at = Delivery.Status.PENDING, now + timedelta(seconds=delay)
+        params += [
+            job.delivery_id,
+            job.token,
+            status,
+            job.number,
+            next_at,
+            outcome.status_code,
+            outcome.error,
+            outcome.duration_ms,
+            delivered_at,
+        ]
+    sql = _OUTCOME_SQL.format(rows=", ".join([_OUTCOME_ROW] * len(results)))
     with transaction.atomic():
-        Attempt.objects.create(
-            delivery_id=job.delivery_id,
-            number=job.number,
-            started_at=job.started_at,
-            duration_ms=outcome.duration_ms,
-            status_code=outcome.status_code,
-            error=outcome.error,
-            response_excerpt=outcome.excerpt,
+        Attempt.objects.bulk_create(
+            Attempt(
+                delivery_id=job.delivery_id,
+                number=job.number,
+                started_at=job.started_at,
+                duration_ms=outcome.duration_ms,
+                status_code=outcome.status_code,
+                error=outcome.error,
+                response_excerpt=outcome.excerpt,
+            )
+            for job, outcome in results
         )
-        claimed = Delivery.objects.filter(pk=job.delivery_id, claim_token=job.token)
-        last = {
-            "attempts": job.number,
-            "claim_token": None,
-            "locked_until": None,
-            "last_status_code": outcome.status_code,
-            "last_error": outcome.error,
-            "last_duration_ms": outcome.duration_ms,
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            moved = {row[0] for row in cursor.fetchall()}
+        recovered = {
+            job.endpoint_id
+            for job, outcome in results
+            if outcome.ok and job.endpoint_failing and job.delivery_id in moved
         }
-        if outcome.ok:
-            if claimed.update(status=Delivery.Status.DELIVERED, delivered_at=now, **last):
-                Endpoint.objects.filter(pk=job.endpoint_id, failing_since__isnull=False).update(
-                    failing_since=None
-                )
-            return
-        delay = retry_delay(attempt=job.number)
-        if delay is None:
-            updated = claimed.update(status=Delivery.Status.FAILED, **last)
-        else:
-            updated = claimed.update(next_attempt_at=now + timedelta(seconds=delay), **last)
-        if updated:
-            _endpoint_failed(endpoint_id=job.endpoint_id, now=now, error=outcome.error)
+        if recovered:
+            Endpoint.objects.filter(pk__in=recovered).update(failing_since=None)
+        failed = {
+            job.endpoint_id: outcome.error
+            for job, outcome in results
+            if not outcome.ok and job.delivery_id in moved
+        }
+        for endpoint_id, error in sorted(failed.items()):
+            _endpoint_failed(endpoint_id=endpoint_id, now=now, error=error)
 
 
 def _endpoint_failed(*, endpoint_id: int, now: datetime, error: str) -> None:
@@ -272,10 +316,8 @@ def relay_run(*, budget_seconds: float = RELAY_BUDGET_SECONDS) -> int:
             elif not inflight:
                 break
             done, _ = wait(inflight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = inflight.pop(future)
-                attempt_record(job=job, outcome=future.result())
-                made += 1
+            attempts_record(results=[(inflight.pop(f), f.result()) for f in done])
+            made += len(done)
     # Budget spent: hand over to a fresh task if work is left.
     _marker_drop()
     if deliveries_due_exist():

@@ -6,12 +6,15 @@
   capped at `MAX_RESPONSE_BYTES` and at the same deadline overall, so a 50 MB answer or a
   trickle costs at most that.
 - Redirects are never followed: a 3xx is a failure (it could point anywhere).
+- Connections are kept alive per host name and checked address (`_client_for`).
 """
 
 from __future__ import annotations
 
 import ssl
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -22,7 +25,7 @@ import orjson
 from django.conf import settings
 
 from webhooks import signing
-from webhooks.urlcheck import UnsafeUrl, url_resolve
+from webhooks.urlcheck import Target, UnsafeUrl, url_resolve
 
 MAX_RESPONSE_BYTES = 64 * 1024
 EXCERPT_CHARS = 1000
@@ -60,9 +63,31 @@ def message_body(message: Message) -> bytes:
 
 @lru_cache(maxsize=1)
 def _ssl_context() -> ssl.SSLContext:
-    # Built once per process (loading the CA bundle is slow); clients are per attempt, so
-    # a connection made for one host name is never reused for another on the same address.
+    # Built once per process: loading the CA bundle is slow.
     return httpx.create_ssl_context()
+
+
+_clients: OrderedDict[tuple[str, str, str, int], httpx.Client] = OrderedDict()
+_clients_lock = threading.Lock()
+MAX_CLIENTS = 256
+
+
+def _client_for(target: Target) -> httpx.Client:
+    """A keep-alive client per (scheme, host name, checked address, port): a connection is
+    reused only for the same host name at the same address, so a TLS connection verified
+    for one name never carries another's requests. Least recently used ones are closed."""
+    key = (target.scheme, target.host, target.ip, target.port)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is not None:
+            _clients.move_to_end(key)
+            return client
+        client = httpx.Client(verify=_ssl_context(), trust_env=False, follow_redirects=False)
+        _clients[key] = client
+        if len(_clients) > MAX_CLIENTS:
+            _, oldest = _clients.popitem(last=False)
+            oldest.close()
+        return client
 
 
 def message_send(message: Message) -> Outcome:
@@ -71,7 +96,9 @@ def message_send(message: Message) -> Outcome:
 
     def done(ok: bool, code: int | None, error: str, excerpt: str = "") -> Outcome:
         ms = int((time.monotonic() - started) * 1000)
-        return Outcome(ok, code, error[:300], ms, excerpt[:EXCERPT_CHARS])
+        # PostgreSQL text cannot hold NUL: a binary answer must not break the log.
+        clean = (error[:300].replace("\x00", ""), excerpt[:EXCERPT_CHARS].replace("\x00", ""))
+        return Outcome(ok, code, clean[0], ms, clean[1])
 
     try:
         target = url_resolve(message.url)
@@ -92,14 +119,14 @@ def message_send(message: Message) -> Outcome:
     limit = settings.WEBHOOK_TIMEOUT_SECONDS
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     try:
-        with (
-            httpx.Client(
-                verify=_ssl_context(), trust_env=False, follow_redirects=False, timeout=limit
-            ) as client,
-            client.stream(
-                "POST", target.connect_url, content=body, headers=headers, extensions=extensions
-            ) as response,
-        ):
+        with _client_for(target).stream(
+            "POST",
+            target.connect_url,
+            content=body,
+            headers=headers,
+            extensions=extensions,
+            timeout=limit,
+        ) as response:
             excerpt = _read_capped(response, deadline=started + limit)
             code = response.status_code
     except httpx.TimeoutException:

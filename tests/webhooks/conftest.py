@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -48,6 +49,7 @@ class Receiver:
     release: threading.Event = field(default_factory=threading.Event)
     _server: http.server.ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _connections: set[socket.socket] = field(default_factory=set)
 
     @property
     def url(self) -> str:
@@ -61,6 +63,17 @@ class Receiver:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with receiver._lock:
+                    receiver._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with contextlib.suppress(OSError):
+                    super().finish()
+                with receiver._lock:
+                    receiver._connections.discard(self.connection)
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
@@ -106,11 +119,16 @@ class Receiver:
         threading.Thread(target=server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
-        """Stop listening (connections are refused) until `start` again on the same port."""
+        """Go down: stop listening (connections are refused until `start` again on the same
+        port) and drop the kept-alive connections."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:
+            for conn in list(self._connections):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
 
     def of_type(self, type_: str) -> list[Received]:
         return [r for r in list(self.received) if r.json["type"] == type_]
