@@ -48,10 +48,10 @@ from bench.flash_sale.run import (  # noqa: E402
     merge,
     pct,
     seed,
+    write_docs,
 )
 from bench.webhooks.receiver import Receiver  # noqa: E402
 
-DOC = REPO_ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- webhooks:begin -->", "<!-- webhooks:end -->"
 DRAIN_SECONDS = 300.0
 GOAL = 0.90  # buy with webhooks on keeps at least 90 % of the throughput with them off
@@ -248,18 +248,6 @@ def report(info: dict[str, str], load_end: str, args: argparse.Namespace, r: dic
     return "\n".join(lines) + "\n"
 
 
-def write_docs(section: str) -> None:
-    text = DOC.read_text()
-    if BEGIN in text and END in text:
-        before, rest = text.split(BEGIN, 1)
-        _, after = rest.split(END, 1)
-        text = before + section.rstrip("\n") + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
-    log(f"wrote {DOC.relative_to(REPO_ROOT)}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000)
@@ -352,7 +340,7 @@ def main() -> None:
     print()
     print(section)
     if not args.no_docs:
-        write_docs(section)
+        write_docs(section, BEGIN, END)
 
 
 if __name__ == "__main__":
