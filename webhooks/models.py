@@ -88,6 +88,17 @@ class Delivery(models.Model):
                 condition=Q(status="pending"),
             ),
             models.Index(fields=["endpoint", "-id"], name="webhooks_delivery_endpoint"),
+            # The relay's claim: each endpoint's due deliveries, and its leased ones.
+            models.Index(
+                fields=["endpoint", "next_attempt_at"],
+                name="webhooks_delivery_endpoint_due",
+                condition=Q(status="pending"),
+            ),
+            models.Index(
+                fields=["endpoint"],
+                name="webhooks_delivery_leased",
+                condition=Q(locked_until__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

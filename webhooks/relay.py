@@ -31,14 +31,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.redis import get_redis
-from webhooks.models import Attempt, Delivery, Endpoint
+from webhooks.models import Delivery, Endpoint
 from webhooks.sender import Message, Outcome, message_send
 
 logger = logging.getLogger(__name__)
@@ -107,32 +108,41 @@ class Job:
     message: Message
 
 
+# Each active endpoint's oldest due deliveries, up to its free slots (the concurrency
+# minus what it has in flight; one slot while it is failing), then the oldest of those.
+# Index lookups per endpoint, so a backlog of one endpoint costs the others nothing.
 _CLAIM_SQL = """
 WITH inflight AS (
     SELECT endpoint_id, count(*) AS n FROM webhooks_delivery
-    WHERE status = 'pending' AND locked_until > %(now)s
+    WHERE locked_until IS NOT NULL AND locked_until > %(now)s AND status = 'pending'
     GROUP BY endpoint_id
-), ranked AS (
-    SELECT d.id, d.next_attempt_at, e.failing_since IS NOT NULL AS failing,
-           row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id)
-               + COALESCE(i.n, 0) AS slot
-    FROM webhooks_delivery d
-    JOIN webhooks_endpoint e ON e.id = d.endpoint_id AND e.active
-    LEFT JOIN inflight i ON i.endpoint_id = d.endpoint_id
-    WHERE d.status = 'pending' AND d.next_attempt_at <= %(now)s
-      AND (d.locked_until IS NULL OR d.locked_until <= %(now)s)
-), picked AS (
-    SELECT id FROM ranked WHERE slot <= CASE WHEN failing THEN 1 ELSE %(per_endpoint)s END
-    ORDER BY next_attempt_at, id LIMIT %(limit)s
+), candidates AS (
+    SELECT c.id, c.next_attempt_at
+    FROM webhooks_endpoint e
+    LEFT JOIN inflight i ON i.endpoint_id = e.id
+    CROSS JOIN LATERAL (
+        SELECT d.id, d.next_attempt_at FROM webhooks_delivery d
+        WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= %(now)s
+          AND (d.locked_until IS NULL OR d.locked_until <= %(now)s)
+        ORDER BY d.next_attempt_at
+        LIMIT GREATEST(
+            0,
+            (CASE WHEN e.failing_since IS NULL THEN %(per_endpoint)s ELSE 1 END)
+                - COALESCE(i.n, 0)
+        )
+    ) c
+    WHERE e.active
 ), locked AS (
     SELECT id FROM webhooks_delivery
-    WHERE id IN (SELECT id FROM picked) AND status = 'pending'
-      AND (locked_until IS NULL OR locked_until <= %(now)s)
+    WHERE id IN (SELECT id FROM candidates ORDER BY next_attempt_at LIMIT %(limit)s)
+      AND status = 'pending' AND (locked_until IS NULL OR locked_until <= %(now)s)
     FOR UPDATE SKIP LOCKED
 )
-UPDATE webhooks_delivery SET claim_token = %(token)s, locked_until = %(lease)s
-WHERE id IN (SELECT id FROM locked)
-RETURNING id
+UPDATE webhooks_delivery AS d SET claim_token = %(token)s, locked_until = %(lease)s
+FROM webhooks_event AS ev, webhooks_endpoint AS e
+WHERE d.id IN (SELECT id FROM locked) AND ev.id = d.event_id AND e.id = d.endpoint_id
+RETURNING d.id, d.attempts, ev.id, ev.type, ev.created_at, ev.data, e.id, e.url,
+    e.secret, e.previous_secret, e.previous_secret_expires_at, e.failing_since
 """
 
 
@@ -149,36 +159,32 @@ def deliveries_claim(*, limit: int) -> list[Job]:
         "per_endpoint": settings.WEBHOOK_ENDPOINT_CONCURRENCY,
         "limit": limit,
     }
-    with transaction.atomic(), connection.cursor() as cursor:
+    # One statement (in autocommit, a transaction of its own): the lease and the data.
+    with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, params)
-        ids = [row[0] for row in cursor.fetchall()]
-    if not ids:
-        return []
-    deliveries = Delivery.objects.filter(pk__in=ids, claim_token=token).select_related(
-        "event", "endpoint"
-    )
-    return [_job(d, token=token, now=now) for d in deliveries]
+        rows = cursor.fetchall()
+    return [_job(row, token=token, now=now) for row in rows]
 
 
-def _job(delivery: Delivery, *, token: uuid.UUID, now: datetime) -> Job:
-    endpoint, event = delivery.endpoint, delivery.event
-    secrets = [endpoint.secret]
-    expires = endpoint.previous_secret_expires_at
-    if endpoint.previous_secret and expires is not None and expires > now:
-        secrets.append(endpoint.previous_secret)
+def _job(row: tuple[Any, ...], *, token: uuid.UUID, now: datetime) -> Job:
+    (delivery_id, attempts, event_id, type_, created_at, data) = row[:6]
+    (endpoint_id, url, secret, previous, previous_expires, failing_since) = row[6:]
+    secrets = [secret]
+    if previous and previous_expires is not None and previous_expires > now:
+        secrets.append(previous)
     return Job(
-        delivery_id=delivery.pk,
-        endpoint_id=endpoint.pk,
-        endpoint_failing=endpoint.failing_since is not None,
+        delivery_id=delivery_id,
+        endpoint_id=endpoint_id,
+        endpoint_failing=failing_since is not None,
         token=token,
-        number=delivery.attempts + 1,
+        number=attempts + 1,
         started_at=now,
         message=Message(
-            event_id=event.pk,
-            type=event.type,
-            created_at=event.created_at,
-            data=event.data,
-            url=endpoint.url,
+            event_id=event_id,
+            type=type_,
+            created_at=created_at,
+            data=orjson.Fragment(data) if isinstance(data, str | bytes) else data,
+            url=url,
             secrets=secrets,
         ),
     )
@@ -186,27 +192,38 @@ def _job(delivery: Delivery, *, token: uuid.UUID, now: datetime) -> Job:
 
 # --------------------------------------------------------------------------- outcome
 
-# One statement moves a batch of deliveries on, each only if it is still this claim's.
+# One statement records a batch: each attempt logged, each delivery moved on only if it
+# is still this claim's (the attempt is logged either way).
 _OUTCOME_SQL = """
-UPDATE webhooks_delivery AS d SET
-    status = v.status, attempts = v.attempts, claim_token = NULL, locked_until = NULL,
-    next_attempt_at = COALESCE(v.next_at, d.next_attempt_at),
-    last_status_code = v.code, last_error = v.error, last_duration_ms = v.ms,
-    delivered_at = COALESCE(v.delivered_at, d.delivered_at)
-FROM (VALUES {rows}) AS v(id, token, status, attempts, next_at, code, error, ms, delivered_at)
-WHERE d.id = v.id AND d.claim_token = v.token
-RETURNING d.id
+WITH v(id, token, status, attempts, next_at, code, error, ms, delivered_at, started_at,
+       excerpt) AS (VALUES {rows}),
+moved AS (
+    UPDATE webhooks_delivery AS d SET
+        status = v.status, attempts = v.attempts, claim_token = NULL, locked_until = NULL,
+        next_attempt_at = COALESCE(v.next_at, d.next_attempt_at),
+        last_status_code = v.code, last_error = v.error, last_duration_ms = v.ms,
+        delivered_at = COALESCE(v.delivered_at, d.delivered_at)
+    FROM v WHERE d.id = v.id AND d.claim_token = v.token
+    RETURNING d.id
+), logged AS (
+    INSERT INTO webhooks_attempt (
+        delivery_id, number, started_at, duration_ms, status_code, error, response_excerpt
+    )
+    SELECT v.id, v.attempts, v.started_at, v.ms, v.code, v.error, v.excerpt FROM v
+    WHERE EXISTS (SELECT 1 FROM webhooks_delivery x WHERE x.id = v.id)
+)
+SELECT id FROM moved
 """
 _OUTCOME_ROW = (
     "(%s::bigint, %s::uuid, %s::varchar, %s::int, %s::timestamptz, %s::int, %s::varchar, "
-    "%s::int, %s::timestamptz)"
+    "%s::int, %s::timestamptz, %s::timestamptz, %s::varchar)"
 )
 
 
 def attempts_record(*, results: list[tuple[Job, Outcome]]) -> None:
     """Log each attempt and move its delivery on: delivered, retry later (the schedule's
-    delay with jitter), or failed after the last attempt; in one transaction per batch.
-    A delivery re-claimed meanwhile (this lease ran out) keeps the newer claim's state."""
+    delay with jitter), or failed after the last attempt; one statement per batch. A
+    delivery re-claimed meanwhile (this lease ran out) keeps the newer claim's state."""
     if not results:
         return
     now = timezone.now()
@@ -232,38 +249,35 @@ def attempts_record(*, results: list[tuple[Job, Outcome]]) -> None:
             outcome.error,
             outcome.duration_ms,
             delivered_at,
+            job.started_at,
+            outcome.excerpt,
         ]
     sql = _OUTCOME_SQL.format(rows=", ".join([_OUTCOME_ROW] * len(results)))
-    with transaction.atomic():
-        Attempt.objects.bulk_create(
-            Attempt(
-                delivery_id=job.delivery_id,
-                number=job.number,
-                started_at=job.started_at,
-                duration_ms=outcome.duration_ms,
-                status_code=outcome.status_code,
-                error=outcome.error,
-                response_excerpt=outcome.excerpt,
-            )
-            for job, outcome in results
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            moved = {row[0] for row in cursor.fetchall()}
-        recovered = {
-            job.endpoint_id
-            for job, outcome in results
-            if outcome.ok and job.endpoint_failing and job.delivery_id in moved
-        }
-        if recovered:
-            Endpoint.objects.filter(pk__in=recovered).update(failing_since=None)
-        failed = {
-            job.endpoint_id: outcome.error
-            for job, outcome in results
-            if not outcome.ok and job.delivery_id in moved
-        }
-        for endpoint_id, error in sorted(failed.items()):
-            _endpoint_failed(endpoint_id=endpoint_id, now=now, error=error)
+    for retry in (True, False):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                moved = {row[0] for row in cursor.fetchall()}
+            break
+        except IntegrityError:
+            # A delivery was deleted (its endpoint with it) while its attempt ran; once
+            # more, and the statement skips it.
+            if not retry:
+                raise
+    recovered = {
+        job.endpoint_id
+        for job, outcome in results
+        if outcome.ok and job.endpoint_failing and job.delivery_id in moved
+    }
+    if recovered:
+        Endpoint.objects.filter(pk__in=recovered).update(failing_since=None)
+    failed = {
+        job.endpoint_id: outcome.error
+        for job, outcome in results
+        if not outcome.ok and job.delivery_id in moved
+    }
+    for endpoint_id, error in sorted(failed.items()):
+        _endpoint_failed(endpoint_id=endpoint_id, now=now, error=error)
 
 
 def _endpoint_failed(*, endpoint_id: int, now: datetime, error: str) -> None:
@@ -299,10 +313,13 @@ def relay_run(*, budget_seconds: float = RELAY_BUDGET_SECONDS) -> int:
     deadline = time.monotonic() + budget_seconds
     inflight: dict[Future[Outcome], Job] = {}
     made = 0
+    refresh_at = 0.0
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook") as pool:
         while True:
             if time.monotonic() < deadline and len(inflight) < threads:
-                _marker_refresh()
+                if time.monotonic() >= refresh_at:
+                    _marker_refresh()
+                    refresh_at = time.monotonic() + 1.0
                 jobs = deliveries_claim(limit=threads - len(inflight))
                 if not jobs and not inflight:
                     # Drop the marker, then look once more: a delivery committed before

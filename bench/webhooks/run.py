@@ -11,6 +11,8 @@ What it does (docs/benchmarks.md, "Webhooks"), reusing bench/flash_sale's machin
    one SELECT); "on": enabled, every order event goes to a local receiver. After each
    round the captures and deliveries are drained, so each round pays for its own work.
 2. The floor: bare httpx POSTs to the same receiver (one keep-alive client, 16 threads).
+   And the outbox's cost in a transaction for a shop without an endpoint, against
+   recording every event and against `SELECT 1`.
 3. A burst of `--events` order events committed back to back (each its own transaction,
    a real order's payload): events/s delivered, and commit → received p50/p99 (this
    includes the queue the burst builds up).
@@ -116,6 +118,55 @@ def floor_posts(url: str, n: int, threads: int = 16) -> dict[str, float]:
         list(pool.map(post, range(n)))
     wall = time.perf_counter() - started
     return {"n": n, "rps": n / wall, "p50_ms": pct(latencies, 50) * 1000}
+
+
+def outbox_cost(*, shop_id: int, data: dict[str, Any], n: int) -> dict[str, float]:
+    """What the outbox adds to a change's transaction when the shop has no endpoint (our
+    choice: one SELECT, nothing written) against recording every event (one INSERT, the
+    alternative) and against `SELECT 1` (the floor). Microseconds per transaction."""
+    from django.core.serializers.json import DjangoJSONEncoder
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from webhooks.models import new_event_id
+    from webhooks.services import event_record
+
+    payload = DjangoJSONEncoder().encode(data)
+
+    def timed(step: Any) -> float:
+        started = time.perf_counter()
+        for _ in range(n):
+            with transaction.atomic(), connection.cursor() as cursor:
+                step(cursor)
+        return (time.perf_counter() - started) / n * 1e6
+
+    figures = {}
+    for _ in range(2):  # interleaved twice: the machine's noise falls on each alike
+        for name, step in (
+            ("select_1", lambda c: c.execute("SELECT 1")),
+            (
+                "outbox_no_endpoint",
+                lambda c: event_record(shop_id=shop_id, type="order.paid", data=data),
+            ),
+            (
+                "record_always",
+                lambda c: c.execute(
+                    "INSERT INTO webhooks_event (id, shop_id, type, data, created_at) "
+                    "VALUES (%s, %s, 'order.paid', %s::jsonb, %s)",
+                    [new_event_id(), shop_id, payload, timezone.now()],
+                ),
+            ),
+        ):
+            figures.setdefault(name, []).append(timed(step))
+    from webhooks.models import Event
+
+    Event.objects.filter(shop_id=shop_id).delete()
+    result = {name: sum(v) / len(v) for name, v in figures.items()}
+    log(
+        "  outbox per transaction: "
+        + ", ".join(f"{name} {us:.0f} µs" for name, us in result.items())
+    )
+    return result
 
 
 def produce(
@@ -225,6 +276,23 @@ def report(info: dict[str, str], load_end: str, args: argparse.Namespace, r: dic
         f"On/off: **{ratio:.2f}x** (goal ≥ {GOAL:.2f}x: {verdict}); "
         f"{r['buy']['deliveries']} deliveries made during the rounds.",
         "",
+        "### The outbox in a change's transaction (shop without an endpoint)",
+        "",
+        f"{args.outbox} transactions per case, twice, interleaved, from one process; "
+        "microseconds per transaction (BEGIN, the statement, COMMIT).",
+        "",
+        "| case | µs per transaction |",
+        "|---|---|",
+        f"| floor: `SELECT 1` | {r['outbox']['select_1']:.0f} |",
+        f"| our outbox, no endpoint: one SELECT, nothing written | "
+        f"{r['outbox']['outbox_no_endpoint']:.0f} |",
+        f"| the alternative, record every event (one INSERT; fan-out later) | "
+        f"{r['outbox']['record_always']:.0f} |",
+        "",
+        "Recording only for a shop with a matching endpoint costs a shop without one an "
+        "indexed SELECT per event and writes nothing (no table growth, no vacuum, no "
+        "clean-up job); recording always would write a row on every order of every shop.",
+        "",
         "### Delivery",
         "",
         "| what | events | events/s delivered | commit → received p50 | p99 | max | duplicates |",
@@ -254,6 +322,7 @@ def main() -> None:
     parser.add_argument("--paced", type=int, default=600)
     parser.add_argument("--rate", type=float, default=60.0)
     parser.add_argument("--floor", type=int, default=2_000)
+    parser.add_argument("--outbox", type=int, default=2_000, help="transactions per outbox case")
     parser.add_argument("--duration", type=float, default=24.0, help="buy seconds per setting")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--connections", type=int, default=16)
@@ -286,6 +355,7 @@ def main() -> None:
             from django.db import connections
 
             from catalog.models import Shop
+            from catalog.services import shop_create
             from orders.models import Order
             from orders.serializers import order_data
             from webhooks.services import endpoint_create
@@ -293,7 +363,7 @@ def main() -> None:
             log("migrating and seeding")
             call_command("migrate", verbosity=0)
             world = seed(buyers=20, one_tap=args.one_tap, flash_stock=10)
-            shop = Shop.objects.get()
+            shop = Shop.objects.get()  # the seeded one
             endpoint = endpoint_create(shop=shop, url=receiver.url, events=["*"])
             connections.close_all()
             beat = Path(tempfile.mkdtemp(prefix="lc-bench-beat-")) / "schedule"
@@ -322,6 +392,9 @@ def main() -> None:
                 results["floor"] = floor_posts(receiver.url, args.floor)
                 log(f"  floor: {results['floor']['rps']:.0f} POST/s")
                 data = order_data(Order.objects.filter(status="paid").first())
+                log("outbox cost, shop without endpoint")
+                quiet = shop_create(owner=shop.owner, name="Quiet shop")
+                results["outbox"] = outbox_cost(shop_id=quiet.pk, data=data, n=args.outbox)
                 log(f"burst of {args.events} events")
                 commits = produce(shop_id=shop.pk, data=data, first=0, count=args.events, rate=0.0)
                 results["burst"] = delivered_figures(receiver, commits, 0, "burst")
