@@ -46,8 +46,9 @@ logger = logging.getLogger(__name__)
 
 RUNNING_KEY = "webhooks:relay:running"
 JITTER = 0.2
-# A relay hands over to a fresh task after this long (below the Celery soft time limit).
-RELAY_BUDGET_SECONDS = 30.0
+# A relay hands over to a fresh task after this long: well below the Celery soft time
+# limit, and short enough that a capture queued meanwhile gets this worker process soon.
+RELAY_BUDGET_SECONDS = 10.0
 # While attempts are in flight, look for newly due deliveries this often.
 POLL_SECONDS = 0.05
 
