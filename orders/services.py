@@ -893,6 +893,9 @@ def shipment_deliver(*, actor: Any, shipment_id: int) -> Shipment:
                 order.status = Order.Status.DELIVERED
                 order.save(update_fields=["status"])
                 _emit_order(order)
+        event_record(
+            shop_id=shipment.shop_id, type="shipment.delivered", data=shipment_data(shipment)
+        )
     return shipment
 
 

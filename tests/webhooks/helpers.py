@@ -41,6 +41,7 @@ def every_event(shop: Any) -> dict[str, Any]:
     orders.shipment_ship(
         actor=shop.owner, shipment_id=shipped.shipment_id, carrier="UPS", tracking_number="1Z"
     )
+    orders.shipment_deliver(actor=shop.owner, shipment_id=shipped.shipment_id)
     cancelled = buy(pin)
     orders.order_cancel(buyer=cancelled.buyer, order_id=cancelled.pk)
     refunded = buy(pin)
@@ -62,6 +63,7 @@ EMITTED_TYPES = {
     "order.created",
     "order.paid",
     "shipment.shipped",
+    "shipment.delivered",
     "order.cancelled",
     "order.refunded",
     "order.payment_failed",
