@@ -28,7 +28,7 @@ DEPLOY_ENV = DEBUG=0 ALLOWED_HOSTS=example.com PAYMENT_SANDBOX_ALLOWED=1 \
 	SECRET_KEY="$$(python -c 'import secrets; print(secrets.token_urlsafe(64))')"
 
 .PHONY: help install run test lint fmt check check-deploy check-migrations check-compose \
-	bench-fanout bench-flash-sale bench-auction services-status services-stop clean
+	bench-fanout bench-flash-sale bench-auction bench-webhooks services-status services-stop clean
 
 help:
 	@echo "make run            start the product (web, worker, beat) with demo data"
@@ -39,6 +39,7 @@ help:
 	@echo "make bench-fanout   live-room fan-out benchmark (BENCH_ARGS=...)"
 	@echo "make bench-flash-sale  flash-sale checkout benchmark (BENCH_ARGS=...)"
 	@echo "make bench-auction  one auction hammered over HTTP vs the no-op (BENCH_ARGS=...)"
+	@echo "make bench-webhooks webhooks benchmark: delivery rate, latency, buy on vs off"
 	@echo "make services-stop  stop the embedded PostgreSQL/Redis started for you, if any"
 
 # The virtualenv, rebuilt only when pyproject.toml changes.
@@ -88,6 +89,8 @@ bench-flash-sale: install
 
 bench-auction: install
 	$(DEVSERVICES) -- python bench/auction/run.py $(BENCH_ARGS)
+bench-webhooks: install
+	$(DEVSERVICES) -- python bench/webhooks/run.py $(BENCH_ARGS)
 
 services-status: install
 	python scripts/devservices.py status

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "support",
     "auctions",
     "pages",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -240,6 +241,7 @@ SPECTACULAR_SETTINGS = {
         "DisputeDecisionEnum": ["refund", "reject"],
         # Keeps the name it had before the dispute `action` field arrived.
         "ActionEnum": "streams.models.ModerationAction.Action",
+        "WebhookDeliveryStatusEnum": "webhooks.models.Delivery.Status",
     },
 }
 
@@ -310,6 +312,26 @@ LISTING_PROHIBITED_TERMS: list[str] = env.list(
         "switchblade",
     ],
 )
+# Seller webhooks (webhooks app; docs/webhooks.md).
+# Allow endpoint URLs that resolve to loopback, private or link-local addresses (tests and
+# local development only: otherwise a seller could make the platform call its own network).
+WEBHOOK_ALLOW_PRIVATE: bool = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# Seconds between attempts (comma-separated); each waits that long ±20 % jitter. The
+# default is 8 attempts over about 27 hours (Standard Webhooks' schedule).
+WEBHOOK_RETRY_SCHEDULE: list[float] = [
+    float(s)
+    for s in env.list(
+        "WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000", "36000"]
+    )
+]
+# One attempt: connect, send and each read; 2xx within it is delivered.
+WEBHOOK_TIMEOUT_SECONDS: float = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# An endpoint whose every delivery failed for this long is disabled (with a reason).
+WEBHOOK_DISABLE_AFTER_SECONDS: int = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 86400)
+# Parallel HTTP requests of one relay task, and how many of them one endpoint may hold
+# (a failing endpoint holds one).
+WEBHOOK_RELAY_THREADS: int = env.int("WEBHOOK_RELAY_THREADS", default=16)
+WEBHOOK_ENDPOINT_CONCURRENCY: int = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=8)
 
 # Disputes and returns (disputes app; docs/disputes.md).
 DISPUTE_SELLER_RESPONSE_HOURS: int = env.int("DISPUTE_SELLER_RESPONSE_HOURS", default=48)
@@ -377,6 +399,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": env.float("AUCTION_CLOSE_SWEEP_SECONDS", default=1.0),
         "options": {"expires": 5},
     },
+    # Webhooks (webhooks/tasks.py): start a relay when deliveries are due (retries, and
+    # anything a lost task or a killed worker left behind).
+    "webhooks-sweep": {
+        "task": "webhooks.sweep",
+        "schedule": env.float("WEBHOOK_SWEEP_SECONDS", default=5.0),
+        "options": {"expires": 30},
+    },
     "core-idempotency-purge": {
         "task": "core.idempotency_purge_expired",
         "schedule": crontab(hour=3, minute=17),
@@ -413,5 +442,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "uvicorn.access": {"level": "WARNING"},
+        # One line per webhook attempt otherwise; the delivery log has each attempt.
+        "httpx": {"level": "WARNING"},
     },
 }

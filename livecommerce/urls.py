@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("disputes.urls")),
     path("", include("support.urls")),
     path("", include("auctions.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 urlpatterns = [

@@ -137,3 +137,7 @@ def hold_data(hold: Hold) -> dict[str, Any]:
 
 def order_data(order: Order) -> dict[str, Any]:
     return dict(OrderOutput(order).data)
+
+
+def shipment_data(shipment: Shipment) -> dict[str, Any]:
+    return dict(ShipmentOutput(shipment).data)

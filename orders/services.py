@@ -57,7 +57,7 @@ from orders.selectors import (
     shipping_fee_quote,
     variant_weight_grams,
 )
-from orders.serializers import hold_data, order_data
+from orders.serializers import hold_data, order_data, shipment_data
 from orders.terms import (
     BuyerBusy,
     buy_terms,
@@ -68,6 +68,7 @@ from orders.terms import (
 )
 from streams.events import emit_show_event, emit_user_event
 from streams.models import Pin, Show
+from webhooks.services import event_record
 
 logger = logging.getLogger(__name__)
 
@@ -491,6 +492,7 @@ def _order_open(
     )
     hold.order = order
     hold.save(update_fields=["order"])
+    event_record(shop_id=shop_id, type="order.created", data=order_data(order))
     return order
 
 
@@ -684,6 +686,7 @@ def _order_mark_paid(*, order: Order, now: datetime) -> None:
     )
     order.status, order.paid_at = Order.Status.PAID, now
     order.save(update_fields=["status", "paid_at"])
+    event_record(shop_id=order.shop_id, type="order.paid", data=order_data(order))
     _emit_hold(hold)
     _emit_order(order)
     emit_show_event(
@@ -713,6 +716,7 @@ def _order_fail(*, order: Order, reason: str, now: datetime) -> None:
         now,
     )
     order.save(update_fields=["status", "failure_reason", "ended_at"])
+    event_record(shop_id=order.shop_id, type="order.payment_failed", data=order_data(order))
     _shipment_remove(order=order)
     if ended == 1:
         hold.status, hold.ended_at = Hold.Status.CANCELLED, now
@@ -788,6 +792,7 @@ def order_cancel(*, buyer: Any, order_id: int) -> Order:
         _refund(order=order, actor=buyer, reason="Cancelled by the buyer before shipping.")
         order.status, order.ended_at = Order.Status.CANCELLED, now
         order.save(update_fields=["status", "ended_at"])
+        event_record(shop_id=order.shop_id, type="order.cancelled", data=order_data(order))
         _shipment_remove(order=order)
         _restock(order=order, actor=buyer, reason=f"Order {order.pk} cancelled by the buyer")
         _emit_order(order)
@@ -823,6 +828,7 @@ def order_refund(*, actor: Any, order_id: int, reason: str, restock: bool | None
         _refund(order=order, actor=actor, reason=reason)
         order.status, order.ended_at = Order.Status.REFUNDED, now
         order.save(update_fields=["status", "ended_at"])
+        event_record(shop_id=order.shop_id, type="order.refunded", data=order_data(order))
         if not shipped:
             _shipment_remove(order=order)
         if restock if restock is not None else not shipped:
@@ -866,6 +872,9 @@ def shipment_ship(*, actor: Any, shipment_id: int, carrier: str, tracking_number
             order.status = Order.Status.SHIPPED
             order.save(update_fields=["status"])
             _emit_order(order)
+        event_record(
+            shop_id=shipment.shop_id, type="shipment.shipped", data=shipment_data(shipment)
+        )
     return shipment
 
 
@@ -887,6 +896,9 @@ def shipment_deliver(*, actor: Any, shipment_id: int) -> Shipment:
                 order.status = Order.Status.DELIVERED
                 order.save(update_fields=["status"])
                 _emit_order(order)
+        event_record(
+            shop_id=shipment.shop_id, type="shipment.delivered", data=shipment_data(shipment)
+        )
     return shipment
 
 

@@ -16,6 +16,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 
 from catalog.models import Shop
+from catalog.selectors import user_is_shop_owner
 from disputes.selectors import latest_dispute_by_order
 from disputes.services import DISPUTABLE, dispute_window_closes_at
 from orders import clock
@@ -25,6 +26,7 @@ from streams.models import Show
 from trust import selectors as trust_selectors
 from trust.quality import listing_quality_many
 from trust.rules import RULES
+from webhooks.selectors import dashboard_endpoints
 
 
 def _show_or_404(show_id: int) -> Show:
@@ -133,7 +135,8 @@ def _dashboard_shop(request: HttpRequest) -> tuple[list[Shop], Shop | None]:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """Seller dashboard: products and stock, shows, orders and shipments."""
+    """Seller dashboard: products and stock, shows, orders and shipments; for the owner,
+    the shop's webhooks with their delivery log."""
     shops, shop = _dashboard_shop(request)
     context: dict[str, Any] = {"shops": shops, "shop": shop}
     if shop is not None:
@@ -146,6 +149,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["shows"] = shows
         quality = listing_quality_many([p for p in context["products"] if p.is_active])
         context["quality"] = [(p, quality[p.pk]) for p in context["products"] if p.pk in quality]
+        if user_is_shop_owner(user=request.user, shop=shop):  # owner only (SPEC webhooks)
+            context["webhooks"] = dashboard_endpoints(shop=shop)
         context["page_data"] = {
             "shop": {"id": shop.pk, "name": shop.name},
             "products": [{"id": p.pk, "title": p.title} for p in context["products"]],

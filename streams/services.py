@@ -54,6 +54,7 @@ from streams.selectors import (
 )
 from trust.quality import listing_require_ready
 from trust.services import case_for_moderation as trust_case_for_moderation
+from webhooks.services import event_record
 
 User = get_user_model()
 
@@ -251,6 +252,7 @@ def show_start(*, user: Any, show_id: int) -> Show:
     show.status = Show.Status.LIVE
     show.started_at = timezone.now()
     show.save(update_fields=["status", "started_at"])
+    event_record(shop_id=show.shop_id, type="show.started", data=show_status_payload(show))
     emit_show_event(show_id=show.pk, type="show.status", data=show_status_payload(show))
     return show
 
@@ -267,6 +269,7 @@ def show_end(*, user: Any, show_id: int) -> Show:
     show.status = Show.Status.ENDED
     show.ended_at = now
     show.save(update_fields=["status", "ended_at"])
+    event_record(shop_id=show.shop_id, type="show.ended", data=show_status_payload(show))
     closed = Pin.objects.filter(show=show, unpinned_at__isnull=True).update(unpinned_at=now)
     emit_show_event(show_id=show.pk, type="show.status", data=show_status_payload(show))
     if closed:

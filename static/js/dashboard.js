@@ -110,3 +110,27 @@ if (page.shop) {
   loadOrders(page.shop.id);
   loadShipments(page.shop.id);
 }
+
+// Webhooks (owner only): redeliver a delivery, switch a disabled endpoint back on.
+const webhooks = $("#webhooks");
+if (webhooks) {
+  const shopId = webhooks.dataset.shop;
+  webhooks.addEventListener("click", async (ev) => {
+    const redeliver = ev.target.closest("[data-redeliver]");
+    const enable = ev.target.closest("[data-webhook-enable]");
+    if (!redeliver && !enable) return;
+    setText($("#webhooks-error"), "");
+    try {
+      if (redeliver) {
+        await api("POST",
+          `/api/v1/shops/${shopId}/webhooks/${redeliver.dataset.endpointId}/deliveries/${redeliver.dataset.redeliver}/redeliver/`,
+          null, { idempotencyKey: newIdempotencyKey() });
+      } else {
+        await api("PATCH", `/api/v1/shops/${shopId}/webhooks/${enable.dataset.webhookEnable}/`, { active: true });
+      }
+      location.reload();
+    } catch (e) {
+      setText($("#webhooks-error"), errorText(e));
+    }
+  });
+}
