@@ -89,6 +89,7 @@ bench-flash-sale: install
 
 bench-auction: install
 	$(DEVSERVICES) -- python bench/auction/run.py $(BENCH_ARGS)
+
 bench-webhooks: install
 	$(DEVSERVICES) -- python bench/webhooks/run.py $(BENCH_ARGS)
 

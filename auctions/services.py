@@ -42,6 +42,7 @@ from streams.services import check_not_restricted, pin_product
 from trust.quality import listing_require_ready
 from trust.selectors import case_in_force
 from trust.services import case_open
+from webhooks.services import event_record
 
 logger = logging.getLogger(__name__)
 
@@ -160,15 +161,19 @@ def _emit_outbid(auction: Auction, user_id: int) -> None:
 
 
 def _emit_closed(auction: Auction) -> None:
-    emit_show_event(
-        show_id=auction.show_id,
+    """In the closing transaction: the live room's `auction.closed` (after commit) and the
+    shop's `auction.closed` webhook (its outbox row, in this transaction)."""
+    data = {
+        "auction": auction.pk,
+        "status": auction.status,
+        "winner": auction.winner.username if auction.winner else None,
+        "amount": money(auction.current_bid) if auction.status == "sold" else None,
+    }
+    emit_show_event(show_id=auction.show_id, type="auction.closed", data=data)
+    event_record(
+        shop_id=auction.product.shop_id,
         type="auction.closed",
-        data={
-            "auction": auction.pk,
-            "status": auction.status,
-            "winner": auction.winner.username if auction.winner else None,
-            "amount": money(auction.current_bid) if auction.status == "sold" else None,
-        },
+        data={**data, "order": auction.order_id, "currency": auction.currency},
     )
 
 

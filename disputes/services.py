@@ -25,6 +25,7 @@ from disputes.models import OPEN_STATUSES, Dispute
 from orders import clock
 from orders.models import Order, Refund
 from orders.services import order_refund
+from webhooks.services import event_record
 
 DISPUTABLE = (Order.Status.PAID, Order.Status.SHIPPED, Order.Status.DELIVERED)
 
@@ -77,7 +78,7 @@ def dispute_open(*, buyer: Any, order_id: int, reason: str, text: str) -> Disput
         if order is None:
             raise NotFound("No such order.")
         _check_can_open(order=order, now=now)
-        return Dispute.objects.create(
+        dispute = Dispute.objects.create(
             order=order,
             buyer_id=order.buyer_id,
             shop_id=order.shop_id,
@@ -87,6 +88,10 @@ def dispute_open(*, buyer: Any, order_id: int, reason: str, text: str) -> Disput
             seller_deadline=now + timedelta(hours=settings.DISPUTE_SELLER_RESPONSE_HOURS),
             created_at=now,
         )
+        event_record(
+            shop_id=dispute.shop_id, type="dispute.opened", data=dispute_webhook_data(dispute)
+        )
+        return dispute
 
 
 def _lock(*, dispute_id: int) -> tuple[Order, Dispute] | None:
@@ -109,6 +114,23 @@ def _resolve(
     dispute.save(
         update_fields=["status", "resolution", "resolution_reason", "resolved_by", "resolved_at"]
     )
+    event_record(
+        shop_id=dispute.shop_id, type="dispute.resolved", data=dispute_webhook_data(dispute)
+    )
+
+
+def dispute_webhook_data(dispute: Dispute) -> dict[str, Any]:
+    """The `data` of the dispute webhooks (docs/webhooks.md)."""
+    return {
+        "id": dispute.pk,
+        "order": dispute.order_id,
+        "status": dispute.status,
+        "reason": dispute.reason,
+        "seller_deadline": dispute.seller_deadline,
+        "resolution": dispute.resolution or None,
+        "resolved_at": dispute.resolved_at,
+        "created_at": dispute.created_at,
+    }
 
 
 def _refund_and_resolve(

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from auctions import services as auctions
+from auctions.models import Auction
+from disputes import services as disputes
 from orders import services as orders
 from orders.models import Order
 from streams import services as streams
@@ -42,11 +47,29 @@ def every_event(shop: Any) -> dict[str, Any]:
         actor=shop.owner, shipment_id=shipped.shipment_id, carrier="UPS", tracking_number="1Z"
     )
     orders.shipment_deliver(actor=shop.owner, shipment_id=shipped.shipment_id)
+    dispute = disputes.dispute_open(
+        buyer=shipped.buyer, order_id=shipped.pk, reason="damaged", text="Cracked lid."
+    )
+    disputes.dispute_respond(
+        actor=shop.owner, dispute_id=dispute.pk, action="reject", reason="Sent intact."
+    )
+    disputes.dispute_decide(
+        actor=UserFactory(is_staff=True), dispute_id=dispute.pk, decision="reject", reason="Ok."
+    )
     cancelled = buy(pin)
     orders.order_cancel(buyer=cancelled.buyer, order_id=cancelled.pk)
     refunded = buy(pin)
     orders.order_refund(actor=shop.owner, order_id=refunded.pk, reason="damaged")
     declined = buy(pin, token="sandbox_declined")
+    auction = auctions.auction_start(
+        user=shop.owner,
+        show_id=show.pk,
+        product_id=ProductFactory(shop=shop, stock=1).pk,
+        starting_bid=Decimal("5.00"),
+        duration_s=5,
+    )
+    Auction.objects.filter(pk=auction.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
+    assert auctions.auction_close(auction_id=auction.pk)
     streams.show_end(user=shop.owner, show_id=show.pk)
     return {
         "show": show,
@@ -54,6 +77,8 @@ def every_event(shop: Any) -> dict[str, Any]:
         "cancelled": cancelled,
         "refunded": refunded,
         "declined": declined,
+        "dispute": dispute,
+        "auction": auction,
         "at": timezone.now(),
     }
 
@@ -68,6 +93,9 @@ EMITTED_TYPES = {
     "order.refunded",
     "order.payment_failed",
     "show.ended",
+    "dispute.opened",
+    "dispute.resolved",
+    "auction.closed",
 }
 
 
