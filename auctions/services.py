@@ -686,20 +686,16 @@ def _second_chance_offer(*, auction: Auction, now: datetime) -> Hold | None:
         left = inventory.reserve(variant_id=auction.variant_id, quantity=1)
         if left is None:
             return None  # the released unit was taken already (the waitlist or a buyer)
-        hold = Hold.objects.create(
+        hold = checkout.offer_hold_create(
             buyer_id=runner.bidder_id,
             show_id=auction.show_id,
             product_id=auction.product_id,
             variant_id=auction.variant_id,
-            quantity=1,
             unit_price=highest if highest is not None else runner.max_amount,
             currency=auction.currency,
-            is_offer=True,
-            expires_at=now + timedelta(seconds=settings.WAITLIST_OFFER_SECONDS),
-            created_at=now,
+            now=now,
         )
         Auction.objects.filter(pk=auction.pk).update(second_chance=hold)
-        checkout._emit_hold(hold)
         checkout._emit_stock(show_id=auction.show_id, variant=variant, available=left)
         return hold
     return None

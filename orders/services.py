@@ -946,6 +946,36 @@ def waitlist_join(
     return entry
 
 
+def offer_hold_create(
+    *,
+    buyer_id: int,
+    show_id: int,
+    product_id: int,
+    variant_id: int,
+    unit_price: Decimal,
+    currency: str,
+    now: datetime,
+) -> Hold:
+    """An offer: a one-unit hold of its own for a buyer who did not tap (a waitlist offer,
+    an auction's second chance), expiring after `WAITLIST_OFFER_SECONDS` so the unit goes
+    back quickly when the buyer has left, pushed to the buyer. Inside the caller's
+    transaction, after it reserved the unit and checked `buyer_limit_room`."""
+    hold = Hold.objects.create(
+        buyer_id=buyer_id,
+        show_id=show_id,
+        product_id=product_id,
+        variant_id=variant_id,
+        quantity=1,
+        unit_price=unit_price,
+        currency=currency,
+        is_offer=True,
+        expires_at=now + timedelta(seconds=settings.WAITLIST_OFFER_SECONDS),
+        created_at=now,
+    )
+    _emit_hold(hold)
+    return hold
+
+
 def _waitlist_offer(*, variant_id: int, now: datetime) -> tuple[int, int | None]:
     """Offer free units of the variant to waiting buyers, one unit each, in join order.
     Each offer is a hold of its own expiring after `WAITLIST_OFFER_SECONDS`, pushed to
@@ -959,7 +989,6 @@ def _waitlist_offer(*, variant_id: int, now: datetime) -> tuple[int, int | None]
     their own purchase in progress keeps their place for the next release. Entries
     locked by a concurrent offerer are skipped, never waited for."""
     made, available = 0, None
-    expires_at = now + timedelta(seconds=settings.WAITLIST_OFFER_SECONDS)
     variant: Variant | None = None
     reserved = False  # a unit reserved for an entry that turned out not to take it
     passed: list[int] = []
@@ -998,21 +1027,17 @@ def _waitlist_offer(*, variant_id: int, now: datetime) -> tuple[int, int | None]
             entry.save(update_fields=["status"])
             continue
         reserved, made = False, made + 1
-        hold = Hold.objects.create(
+        hold = offer_hold_create(
             buyer_id=entry.buyer_id,
             show_id=entry.show_id,
             product_id=entry.product_id,
             variant_id=variant_id,
-            quantity=1,
             unit_price=terms.unit_price,
             currency=entry.currency,
-            is_offer=True,
-            expires_at=expires_at,
-            created_at=now,
+            now=now,
         )
         entry.status, entry.offered_at, entry.hold = WaitlistEntry.Status.OFFERED, now, hold
         entry.save(update_fields=["status", "offered_at", "hold"])
-        _emit_hold(hold)
     if reserved:  # nobody in line could take the last unit reserved: give it back
         released = inventory.release(variant_id=variant_id, quantity=1)
         available = released if made else None

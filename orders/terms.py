@@ -154,7 +154,7 @@ def buyer_limit_room(
     """Units this buyer may still hold of the product in the show under `limit`; None
     when there is no limit. THE per-buyer limit check: every path that creates a hold
     calls it in the transaction that inserts the hold — buy, replay purchase, waitlist
-    offer, and the auction second-chance offer to come.
+    offer, and the auction second-chance offer.
 
     It locks the buyer row first, so the count and the hold inserted after it commit
     together: two paths creating holds for one buyer at once (two taps, a tap and an
