@@ -224,6 +224,11 @@ async function buy() {
 function setHold(hold) {
   if (!hold) return;
   if (state.hold && state.hold.id !== hold.id && state.hold.status === "active" && hold.status !== "active") return;
+  // A hold never becomes active again (SPEC: active → converted | expired | cancelled). Its
+  // private events carry no seq and come from different processes (the web relay, the
+  // Celery worker), and the buy's own answer can land after them: a late "active" for a
+  // hold already ended is stale.
+  if (state.hold && state.hold.id === hold.id && state.hold.status !== "active" && hold.status === "active") return;
   state.hold = { ...(state.hold && state.hold.id === hold.id ? state.hold : {}), ...hold };
   purchase.box.hidden = false;
   clearInterval(state.countdown);
