@@ -95,6 +95,14 @@ def _show_for(*, show_id: int, user: Any, lock: bool = False) -> tuple[Show, Rol
     return show, role
 
 
+def _hosted_show(*, user: Any, show_id: int) -> Show:
+    """The show, locked, for a write only its hosts may make (401 / 404 / 403 otherwise)."""
+    require_user(user)
+    show, role = _show_for(show_id=show_id, user=user, lock=True)
+    _require_host(role)
+    return show
+
+
 def _require_host(role: Role) -> None:
     if role == "anonymous":
         raise _not_authenticated()
@@ -177,9 +185,7 @@ def show_update(
     The plan (`scheduled_at`, `lineup`) changes only while scheduled; `title` and
     `playback_url` until the show ends; chat settings at any time.
     """
-    require_user(user)
-    show, role = _show_for(show_id=show_id, user=user, lock=True)
-    _require_host(role)
+    show = _hosted_show(user=user, show_id=show_id)
     if (scheduled_at is not None or lineup is not None) and show.status != Show.Status.SCHEDULED:
         raise InvalidState("The schedule and lineup can change only before the show starts.")
     if (title is not None or playback_url is not None) and show.status == Show.Status.ENDED:
@@ -249,37 +255,36 @@ def show_chat_settings_set(
 @transaction.atomic
 def show_start(*, user: Any, show_id: int) -> Show:
     """Go live (hosts): scheduled → live, sets `started_at`, emits `show.status`."""
-    require_user(user)
-    show, role = _show_for(show_id=show_id, user=user, lock=True)
-    _require_host(role)
+    show = _hosted_show(user=user, show_id=show_id)
     if show.status != Show.Status.SCHEDULED:
         raise InvalidState(f"The show is {show.status}; only a scheduled show can start.")
-    show.status = Show.Status.LIVE
-    show.started_at = timezone.now()
-    show.save(update_fields=["status", "started_at"])
-    event_record(shop_id=show.shop_id, type="show.started", data=show_status_payload(show))
-    emit_show_event(show_id=show.pk, type="show.status", data=show_status_payload(show))
+    _show_status_set(show, Show.Status.LIVE, webhook="show.started", started_at=timezone.now())
     return show
 
 
 @transaction.atomic
 def show_end(*, user: Any, show_id: int) -> Show:
     """End the show (hosts): live → ended, closes the current pin, emits `show.status`."""
-    require_user(user)
-    show, role = _show_for(show_id=show_id, user=user, lock=True)
-    _require_host(role)
+    show = _hosted_show(user=user, show_id=show_id)
     if show.status != Show.Status.LIVE:
         raise InvalidState(f"The show is {show.status}; only a live show can end.")
     now = timezone.now()
-    show.status = Show.Status.ENDED
-    show.ended_at = now
-    show.save(update_fields=["status", "ended_at"])
-    event_record(shop_id=show.shop_id, type="show.ended", data=show_status_payload(show))
+    _show_status_set(show, Show.Status.ENDED, webhook="show.ended", ended_at=now)
     closed = Pin.objects.filter(show=show, unpinned_at__isnull=True).update(unpinned_at=now)
-    emit_show_event(show_id=show.pk, type="show.status", data=show_status_payload(show))
     if closed:
         emit_show_event(show_id=show.pk, type="pin.changed", data={"pin": None})
     return show
+
+
+def _show_status_set(show: Show, status: str, *, webhook: str, **times: datetime) -> None:
+    """Move the show to `status` (with its start or end time): the seller's webhook and
+    the viewers' `show.status`."""
+    show.status = status
+    for field, value in times.items():
+        setattr(show, field, value)
+    show.save(update_fields=["status", *times])
+    event_record(shop_id=show.shop_id, type=webhook, data=show_status_payload(show))
+    emit_show_event(show_id=show.pk, type="show.status", data=show_status_payload(show))
 
 
 # --- moderators ---------------------------------------------------------------------------
@@ -287,9 +292,7 @@ def show_end(*, user: Any, show_id: int) -> Show:
 
 def _host_show_and_user(*, user: Any, show_id: int, username: Any) -> tuple[Show, Any]:
     """For the hosts' moderator list: the show (locked) and the user `username` names."""
-    require_user(user)
-    show, role = _show_for(show_id=show_id, user=user, lock=True)
-    _require_host(role)
+    show = _hosted_show(user=user, show_id=show_id)
     target = user_by_username(username)
     if target is None:
         raise Invalid("username: no such user.", details={"username": ["No such user."]})
@@ -334,9 +337,7 @@ def pin_product(
     timeline is final. The show row lock serializes concurrent pins, so the close of the
     old pin and the insert of the new one never interleave with another pin's.
     """
-    require_user(user)
-    show, role = _show_for(show_id=show_id, user=user, lock=True)
-    _require_host(role)
+    show = _hosted_show(user=user, show_id=show_id)
     if show.status == Show.Status.ENDED:
         raise InvalidState("The show has ended; its pin timeline is final.")
     product = Product.objects.filter(pk=product_id, shop_id=show.shop_id, is_active=True).first()
@@ -370,9 +371,7 @@ def pin_product(
 @transaction.atomic
 def pin_clear(*, user: Any, show_id: int) -> Pin:
     """Unpin the current product (hosts); 404 when nothing is pinned. Returns the closed pin."""
-    require_user(user)
-    show, role = _show_for(show_id=show_id, user=user, lock=True)
-    _require_host(role)
+    show = _hosted_show(user=user, show_id=show_id)
     pin = Pin.objects.filter(show=show, unpinned_at__isnull=True).first()
     if pin is None:
         raise NotFound("Nothing is pinned.")
