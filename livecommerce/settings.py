@@ -252,8 +252,11 @@ WAITLIST_OFFER_SECONDS: int = env.int("WAITLIST_OFFER_SECONDS", default=60)
 AUCTION_STRIKES_TO_BLOCK: int = env.int("AUCTION_STRIKES_TO_BLOCK", default=3)
 AUCTION_STRIKE_WINDOW_DAYS: int = env.int("AUCTION_STRIKE_WINDOW_DAYS", default=90)
 SANDBOX_SLOW_SECONDS: float = env.float("SANDBOX_SLOW_SECONDS", default=3.0)
-WS_TICKET_TTL_SECONDS: int = 60
-# Live room (docs/live-room.md, "Settings"): other tunables default in streams/.
+# Live room (streams/; docs/live-room.md "Settings"). Every knob of the room is here; the
+# code reads `settings.X` and tests override them with pytest-django's `settings`.
+# A WebSocket ticket's lifetime (single use).
+WS_TICKET_TTL_SECONDS: int = env.int("WS_TICKET_TTL_SECONDS", default=60)
+# Write ready-made frames straight to idle uvicorn sockets (a kill switch: streams/direct.py).
 WS_DIRECT_WRITE: bool = env.bool("WS_DIRECT_WRITE", default=True)
 # A socket's outgoing queue: events past this many unsent switch it to `resync`.
 WS_SEND_QUEUE_MAX: int = env.int("WS_SEND_QUEUE_MAX", default=2048)
@@ -262,6 +265,28 @@ WS_SEND_QUEUE_MAX: int = env.int("WS_SEND_QUEUE_MAX", default=2048)
 WS_SEND_STALL_SECONDS: float = env.float("WS_SEND_STALL_SECONDS", default=20.0)
 # Anonymous sockets one client address may hold open in one web process (close 4429).
 WS_ANON_PER_IP_MAX: int = env.int("WS_ANON_PER_IP_MAX", default=20)
+# How long live events wait after the snapshot for the client's first frame (a `resume`).
+WS_RESUME_GRACE_SECONDS: float = env.float("WS_RESUME_GRACE_SECONDS", default=0.5)
+# Queued events that go out as one `batch` frame, and the most one batch carries.
+WS_BATCH_MIN: int = env.int("WS_BATCH_MIN", default=3)
+WS_BATCH_MAX: int = env.int("WS_BATCH_MAX", default=200)
+# A client frame over the first is refused with an `error` frame; over the second the
+# socket is closed with 1009 (keep it equal to uvicorn's --ws-max-size).
+WS_FRAME_MAX_BYTES: int = env.int("WS_FRAME_MAX_BYTES", default=4096)
+WS_FRAME_HARD_MAX_BYTES: int = env.int("WS_FRAME_HARD_MAX_BYTES", default=65536)
+# Broadcast events kept per show for `resume` (at least this many).
+FANOUT_RETAIN_EVENTS: int = env.int("FANOUT_RETAIN_EVENTS", default=1000)
+# Presence: each process's heartbeat, the expiry of its counts, the `viewers.changed` period.
+PRESENCE_HEARTBEAT_SECONDS: float = env.float("PRESENCE_HEARTBEAT_SECONDS", default=0.5)
+PRESENCE_TTL_SECONDS: float = env.float("PRESENCE_TTL_SECONDS", default=3.0)
+PRESENCE_BROADCAST_SECONDS: float = env.float("PRESENCE_BROADCAST_SECONDS", default=1.0)
+# The `reaction.burst` period.
+REACTION_TICK_SECONDS: float = env.float("REACTION_TICK_SECONDS", default=0.3)
+# Per-user limits: chat messages and reactions per fixed window of so many seconds.
+CHAT_RATE_MESSAGES: int = env.int("CHAT_RATE_MESSAGES", default=5)
+CHAT_RATE_WINDOW_S: int = env.int("CHAT_RATE_WINDOW_S", default=10)
+REACTION_RATE: int = env.int("REACTION_RATE", default=30)
+REACTION_RATE_WINDOW_S: int = env.int("REACTION_RATE_WINDOW_S", default=10)
 # Publish committed live-room events from a relay thread, not the request's (streams/relay.py).
 # Off in the in-process test suite, whose tests read events right after a service returns.
 LIVE_EVENTS_RELAY: bool = env.bool("LIVE_EVENTS_RELAY", default=not TESTING)

@@ -58,15 +58,6 @@ def show_lineup(*, show: Show) -> list[Product]:
     return [item.product for item in items]
 
 
-def show_moderator_names(*, show: Show) -> list[str]:
-    return list(
-        ShowModerator.objects.filter(show=show)
-        .select_related("user")
-        .order_by("id")
-        .values_list("user__username", flat=True)
-    )
-
-
 def dashboard_shops(*, user: Any) -> QuerySet[Shop]:
     return shops_for_user(user=user)
 

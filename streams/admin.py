@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
 
+from core.admin import ReadOnlyAdminMixin
 from streams.models import ChatMessage, LineupItem, ModerationAction, Pin, Show, ShowModerator
 
 
@@ -57,19 +58,8 @@ class ShowAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(ChatMessage)
-class ChatMessageAdmin(ReadOnlyAdmin):
+class ChatMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "show", "user", "text", "created_at", "removed_at"]
     list_filter = [("removed_at", admin.EmptyFieldListFilter)]
     search_fields = ["text", "user__username"]
@@ -77,7 +67,7 @@ class ChatMessageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ModerationAction)
-class ModerationActionAdmin(ReadOnlyAdmin):
+class ModerationActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "show", "action", "target_user", "actor", "reason", "until", "created_at"]
     list_filter = ["action"]
     search_fields = ["reason", "target_user__username", "actor__username"]

@@ -39,23 +39,23 @@ class VariantOut(serializers.Serializer):
     stock_available = serializers.IntegerField()
 
 
-class ProductOut(serializers.Serializer):
+class ProductCardOut(serializers.Serializer):
+    """What every product shape starts with (`streams.selectors._product_card`)."""
+
     id = serializers.IntegerField()
     title = serializers.CharField()
     price = serializers.DecimalField(max_digits=10, decimal_places=2)
     currency = serializers.CharField()
     image_url = serializers.CharField()
+
+
+class ProductOut(ProductCardOut):
     options = serializers.ListField(child=serializers.DictField())
     variants = VariantOut(many=True)
     stock_available = serializers.IntegerField()
 
 
-class LineupEntryOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    title = serializers.CharField()
-    price = serializers.DecimalField(max_digits=10, decimal_places=2)
-    currency = serializers.CharField()
-    image_url = serializers.CharField()
+class LineupEntryOut(ProductCardOut):
     stock_available = serializers.IntegerField()
 
 

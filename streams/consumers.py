@@ -1,9 +1,12 @@
-"""The live room's WebSocket consumer: transport only (SPEC "WebSocket").
+"""The live room's WebSocket consumer: transport only, frames in and out (SPEC "WebSocket").
 
-It authenticates, subscribes through the process's hub, sends the snapshot, turns client
-frames into calls of one service each, and writes the socket's queue. Business rules
-(who may chat, moderate, react) live in `streams.services`; sequencing, retention and
-delivery live in `streams.fanout` and `streams.hub`. See docs/live-room.md.
+One `ShowConsumer` per socket. It authenticates, subscribes through the process hub
+(`streams.hub`), sends the snapshot (`streams.catchup`), checks each client frame's size
+and shape and turns it into a call of one service (`streams.services`), and writes what
+the socket's `Conn` (`streams.connection`) yields, one frame or a batch at a time.
+Business rules (who may chat, moderate, react) live in the services; what may go out
+and in which order (gating, resume, resync, batching) lives in the `Conn`. See
+docs/live-room.md.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from typing import Any
 
 import orjson
@@ -21,18 +24,13 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from core.errors import ApiError, Forbidden, NotFound
-from streams import fanout
+from streams import services
 from streams.audience import user_hears_hosts
-from streams.hub import (
-    BUFFERING,
-    GATED,
-    LIVE,
-    Conn,
-    Hub,
-    get_hub,
-    uvicorn_abort,
-    uvicorn_direct_write,
-)
+from streams.catchup import room_snapshot_frame, show_events_between
+from streams.connection import Conn
+from streams.direct import uvicorn_abort, uvicorn_direct_write
+from streams.frames import control_frame, error_frame
+from streams.hub import Hub, get_hub
 from streams.ws_auth import TicketRejected, ws_user
 
 logger = logging.getLogger(__name__)
@@ -43,32 +41,6 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_MANY = 4429
-
-
-def _setting(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
-
-
-def control_frame(type: str, data: dict[str, Any] | None = None) -> str:
-    return fanout.encode_frame(type=type, data=data).decode()
-
-
-def error_frame(code: str, message: str, details: dict[str, Any] | None = None) -> str:
-    data: dict[str, Any] = {"code": code, "message": message}
-    if details:
-        data["details"] = details
-    return control_frame("error", data)
-
-
-def batch_frame(frames: list[str]) -> str:
-    """Several already-serialized frames in one: joined, never parsed again."""
-    return (
-        '{"type":"batch","ts":"'
-        + fanout.now_iso()
-        + '","data":{"events":['
-        + ",".join(frames)
-        + "]}}"
-    )
 
 
 class ShowConsumer(AsyncWebsocketConsumer):
@@ -83,7 +55,6 @@ class ShowConsumer(AsyncWebsocketConsumer):
     conn: Conn | None = None
     _joined = False
     _writer: asyncio.Task[None] | None = None
-    _gate: asyncio.TimerHandle | None = None
 
     def __init__(self, *args: Any, hub: Hub | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -134,23 +105,17 @@ class ShowConsumer(AsyncWebsocketConsumer):
         except Forbidden:
             return CLOSE_FORBIDDEN
         self._joined = True
-        if getattr(settings, "WS_DIRECT_WRITE", True):
+        if settings.WS_DIRECT_WRITE:
             conn.direct = uvicorn_direct_write(self.base_send)
         conn.abort = uvicorn_abort(self.base_send)
-        if not conn.apply_snapshot(seq=seq, text=text, gated=True):
-            conn.request_resync()
+        conn.joined(seq=seq, text=text)
         self.room.count(conn)
-        loop = asyncio.get_running_loop()
-        self._writer = loop.create_task(self._write_loop())
-        # Live events wait for the client's first frame (a `resume` must be answered before
-        # them to keep order), or for the grace period when the client sends nothing.
-        self._gate = loop.call_later(_setting("WS_RESUME_GRACE_SECONDS", 0.5), self._release)
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
         return None
 
     async def disconnect(self, code: int) -> None:
-        if self._gate is not None:
-            self._gate.cancel()
         if self.conn is not None:
+            self.conn.close()
             self.room.detach(self.conn)
         writer, self._writer = self._writer, None
         if writer is not None and writer is not asyncio.current_task():
@@ -159,14 +124,9 @@ class ShowConsumer(AsyncWebsocketConsumer):
                 await writer
 
     async def _snapshot(self) -> tuple[int, str]:
-        data = await database_sync_to_async(fanout.room_snapshot)(
+        return await database_sync_to_async(room_snapshot_frame)(
             show_id=self.show_id, user=self.user
         )
-        return int(data["seq"]), control_frame("show.snapshot", data)
-
-    def _release(self) -> None:
-        if self.conn is not None and self.conn.state == GATED:
-            self.conn.release()
 
     # --- writing ----------------------------------------------------------------------
 
@@ -183,8 +143,6 @@ class ShowConsumer(AsyncWebsocketConsumer):
     async def _write_loop(self) -> None:
         conn = self.conn
         assert conn is not None
-        batch_min = int(_setting("WS_BATCH_MIN", 3))
-        batch_max = int(_setting("WS_BATCH_MAX", 200))
         try:
             while True:
                 conn.writer_idle = True
@@ -199,12 +157,12 @@ class ShowConsumer(AsyncWebsocketConsumer):
                 if conn.resync_needed:
                     await self._resync()
                     continue
-                if len(conn.events) >= batch_min:
-                    frames = conn.take_events(batch_max)
-                    await self._send_text(batch_frame(frames))
+                batch = conn.take_batch()
+                if batch is not None:
+                    await self._send_text(batch)
                 else:
-                    while conn.events and len(conn.events) < batch_min:
-                        await self._send_text(conn.events.popleft())
+                    while (text := conn.take_single()) is not None:
+                        await self._send_text(text)
                 if conn.events or conn.control:
                     conn.wake.set()
         except asyncio.CancelledError:
@@ -242,99 +200,82 @@ class ShowConsumer(AsyncWebsocketConsumer):
         conn = self.conn
         if conn is None or not self._joined:
             return
-        size = len(bytes_data) if bytes_data is not None else _utf8_len(text_data or "")
-        if size > int(_setting("WS_FRAME_HARD_MAX_BYTES", 65536)):
+        limit, hard_limit = settings.WS_FRAME_MAX_BYTES, settings.WS_FRAME_HARD_MAX_BYTES
+        if bytes_data is not None:
+            size = len(bytes_data)
+        else:
+            size = _utf8_len(text_data or "", min(limit, hard_limit))
+        if size > hard_limit:
             await self.close(code=CLOSE_TOO_BIG)
             return
-        if size > int(_setting("WS_FRAME_MAX_BYTES", 4096)):
-            self._release()
-            conn.send_control(error_frame("frame_too_large", "Frames are limited to 4 KiB."))
-            return
         try:
-            frame = orjson.loads(text_data if text_data is not None else bytes_data or b"")
-        except orjson.JSONDecodeError:
-            self._release()
-            conn.send_control(error_frame("parse_error", "The frame is not valid JSON."))
-            return
-        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            self._release()
-            conn.send_control(
-                error_frame("invalid", 'A frame is a JSON object with a string "type".')
+            kind, data = _parse_frame(
+                text_data, bytes_data, too_large=size > limit, known=self._handlers
             )
+        except _BadFrame as bad:
+            conn.client_frame(resume=False)
+            self._refuse_frame(bad.code, bad.message)
             return
-        data = frame.get("data", {})
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            self._release()
-            conn.send_control(error_frame("invalid", '"data" must be a JSON object.'))
-            return
-        handler = self._handlers.get(frame["type"])
-        if handler is None:
-            self._release()
-            conn.send_control(
-                error_frame("unknown_type", f"Unknown frame type {frame['type'][:50]!r}.")
-            )
-            return
-        if frame["type"] != "resume":
-            self._release()
-        await handler(self, data)
+        conn.client_frame(resume=kind == "resume")
+        await self._handlers[kind](self, data)
+
+    def _refuse_frame(self, code: str, message: str) -> None:
+        assert self.conn is not None
+        self.conn.send_control(error_frame(code, message))
+
+    def _invalid(self, message: str) -> None:
+        self._refuse_frame("invalid", message)
+
+    def _send_api_error(self, exc: ApiError) -> None:
+        """An expected failure as an `error` frame; the socket stays open."""
+        assert self.conn is not None
+        message = exc.message
+        if exc.code in ("banned", "timed_out") and exc.details.get("reason"):
+            message = str(exc.details["reason"])  # SPEC: the message is the reason
+        self.conn.send_control(error_frame(exc.code, message, exc.details))
 
     async def _call(self, service: Callable[..., Any], **kwargs: Any) -> Any:
         """Run one service off the event loop; an expected failure becomes an error frame."""
-        assert self.conn is not None
         try:
             return await database_sync_to_async(service)(**kwargs)
         except ApiError as exc:
-            message = exc.message
-            if exc.code in ("banned", "timed_out") and exc.details.get("reason"):
-                message = str(exc.details["reason"])  # SPEC: the message is the reason
-            self.conn.send_control(error_frame(exc.code, message, exc.details))
+            self._send_api_error(exc)
             return None
 
-    def _require_user(self) -> bool:
-        assert self.conn is not None
-        if not self.user.is_authenticated:
-            self.conn.send_control(
-                error_frame(
-                    "not_authenticated", "Sign in to do this; anonymous viewers only watch."
-                )
-            )
+    def _signed_in(self) -> bool:
+        """Anonymous viewers only watch: their writes are refused, by the services' own
+        rule, before the frame's fields are checked."""
+        try:
+            services.require_user(self.user)
+        except ApiError as exc:
+            self._send_api_error(exc)
             return False
         return True
-
-    def _invalid(self, message: str) -> None:
-        assert self.conn is not None
-        self.conn.send_control(error_frame("invalid", message))
 
     async def _on_ping(self, data: dict[str, Any]) -> None:
         assert self.conn is not None
         self.conn.send_control(control_frame("pong", data))
 
     async def _on_chat_send(self, data: dict[str, Any]) -> None:
-        if not self._require_user():
+        if not self._signed_in():
             return
         text = data.get("text")
         if not isinstance(text, str):
             self._invalid('chat.send needs "text", a string.')
             return
-        from streams.services import chat_send
-
-        await self._call(chat_send, show_id=self.show_id, user=self.user, text=text)
+        await self._call(services.chat_send, show_id=self.show_id, user=self.user, text=text)
 
     async def _on_reaction_send(self, data: dict[str, Any]) -> None:
-        if not self._require_user():
+        if not self._signed_in():
             return
         kind = data.get("kind")
         if not isinstance(kind, str):
             self._invalid('reaction.send needs "kind", a string.')
             return
-        from streams.services import reaction_send
-
-        await self._call(reaction_send, show_id=self.show_id, user=self.user, kind=kind)
+        await self._call(services.reaction_send, show_id=self.show_id, user=self.user, kind=kind)
 
     async def _on_moderate(self, data: dict[str, Any]) -> None:
-        if not self._require_user():
+        if not self._signed_in():
             return
         action, reason = data.get("action"), data.get("reason")
         target, message, duration = data.get("user"), data.get("message"), data.get("duration_s")
@@ -344,10 +285,8 @@ class ShowConsumer(AsyncWebsocketConsumer):
         if any(v is not None and not _is_int(v) for v in (target, message, duration)):
             self._invalid('"user", "message" and "duration_s" must be integers.')
             return
-        from streams.services import moderation_apply
-
         await self._call(
-            moderation_apply,
+            services.moderation_apply,
             show_id=self.show_id,
             actor=self.user,
             action=action,
@@ -362,35 +301,17 @@ class ShowConsumer(AsyncWebsocketConsumer):
         assert conn is not None
         after = data.get("after_seq")
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-            self._release()
+            conn.release()
             self._invalid('resume needs "after_seq", a non-negative integer.')
             return
-        if conn.state == BUFFERING:
-            return  # a fresh snapshot is on its way: it supersedes any resume
-        upto = conn.snapshot_seq
-        if conn.state == LIVE:
-            if after >= upto:
-                return  # it has everything up to the snapshot, and live events since
-            if conn.last_seq != upto:
-                # Live events already went out after the snapshot: replaying older ones
-                # now would break the order, so start over from a fresh snapshot.
-                conn.request_resync("late_resume")
-                return
-            conn.state = GATED  # nothing went out yet: hold live events, replay first
-        if after > upto:  # ahead of the server: its state cannot be trusted
-            conn.request_resync("ahead")
-            return
-        if after < upto:
-            events = await fanout.show_events_between(
-                self.room.redis, show_id=self.show_id, after_seq=after, upto_seq=upto
+        replay = conn.resume_range(after)
+        if replay is not None:
+            after_seq, upto_seq = replay
+            conn.resume_replay(
+                await show_events_between(
+                    self.room.redis, show_id=self.show_id, after_seq=after_seq, upto_seq=upto_seq
+                )
             )
-            if conn.state != GATED:
-                return  # resynced meanwhile
-            if events is None:
-                conn.request_resync("too_old")
-                return
-            conn.queue_replay(events)
-        conn.release()
 
     _handlers: dict[str, Callable[[ShowConsumer, dict[str, Any]], Awaitable[None]]] = {
         "ping": _on_ping,
@@ -399,6 +320,37 @@ class ShowConsumer(AsyncWebsocketConsumer):
         "moderate": _on_moderate,
         "resume": _on_resume,
     }
+
+
+class _BadFrame(Exception):
+    """A client frame the room cannot take: answered with an `error` frame."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _parse_frame(
+    text_data: str | None, bytes_data: bytes | None, *, too_large: bool, known: Container[str]
+) -> tuple[str, dict[str, Any]]:
+    """A client frame's type (one of `known`) and data, or `_BadFrame` saying why not."""
+    if too_large:
+        limit = _size_words(settings.WS_FRAME_MAX_BYTES)
+        raise _BadFrame("frame_too_large", f"Frames are limited to {limit}.")
+    try:
+        frame = orjson.loads(text_data if text_data is not None else bytes_data or b"")
+    except orjson.JSONDecodeError:
+        raise _BadFrame("parse_error", "The frame is not valid JSON.") from None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise _BadFrame("invalid", 'A frame is a JSON object with a string "type".')
+    data = frame.get("data", {})
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise _BadFrame("invalid", '"data" must be a JSON object.')
+    if frame["type"] not in known:
+        raise _BadFrame("unknown_type", f"Unknown frame type {frame['type'][:50]!r}.")
+    return frame["type"], data
 
 
 def _client_ip(scope: dict[str, Any]) -> str:
@@ -412,8 +364,14 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _utf8_len(text: str) -> int:
+def _utf8_len(text: str, limit: int) -> int:
     """The frame's size in UTF-8 bytes, or (cheaply, for the common small frame) a number
-    that is below the 4 KiB limit exactly when the size is: n characters are at most 4n
-    bytes."""
-    return len(text) if len(text) * 4 <= 4096 else len(text.encode("utf-8", "surrogatepass"))
+    that is at most `limit` exactly when the size is: n characters are at most 4n bytes."""
+    if len(text) * 4 <= limit:
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _size_words(size: int) -> str:
+    """4096 → "4 KiB" (the limit as the error message states it)."""
+    return f"{size // 1024} KiB" if size % 1024 == 0 else f"{size} bytes"

@@ -4,7 +4,9 @@ Every broadcast event of a show gets the next `seq` of that show, is serialized 
 into its wire frame ``{"type", "seq", "ts", "data"}``, appended to the show's retention
 stream (for `resume`) and PUBLISHed on the show's Redis channel. Each ASGI process holds
 one Pub/Sub connection (`streams.hub`) and pushes those bytes, unchanged, to its local
-sockets. Private events go to a per-user channel and are not retained.
+sockets. Private events go to a per-user channel and are not retained. The frame format
+is `streams.frames`; snapshots and the `resume` replay, which read what is retained here,
+are `streams.catchup`.
 
 Why `seq` comes from PostgreSQL (docs/live-room.md, "Sequence numbers"):
 
@@ -28,18 +30,16 @@ Why `seq` comes from PostgreSQL (docs/live-room.md, "Sequence numbers"):
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-import orjson
 import redis
 from django.conf import settings
 from django.db import connection, transaction
 
 from core.redis import get_redis, redis_channel, redis_key
 from streams.audience import Audience, event_audience
+from streams.frames import encode_frame
 
 logger = logging.getLogger(__name__)
 
@@ -86,38 +86,6 @@ def show_hosts_channel(show_id: int) -> str:
 
 def show_stream_key(show_id: int) -> str:
     return redis_key("show", show_id, "events")
-
-
-def retain_events() -> int:
-    return int(getattr(settings, "FANOUT_RETAIN_EVENTS", 1000))
-
-
-# --- frames --------------------------------------------------------------------------------
-
-
-def now_iso() -> str:
-    """Current time as ISO 8601 UTC with milliseconds and a ``Z``."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def encode_frame(
-    *, type: str, data: dict[str, Any] | None = None, seq: int | None = None, ts: str | None = None
-) -> bytes:
-    """One wire frame, serialized once (``seq`` only on broadcast events)."""
-    frame: dict[str, Any] = {"type": type}
-    if seq is not None:
-        frame["seq"] = seq
-    frame["ts"] = ts or now_iso()
-    frame["data"] = data if data is not None else {}
-    return orjson.dumps(frame, default=_json_default)
 
 
 # --- publishing ----------------------------------------------------------------------------
@@ -168,7 +136,13 @@ def show_event_publish(*, show_id: int, type: str, data: dict[str, Any]) -> int 
             frame = encode_frame(type=type, seq=seq, data=data)
             result = script(
                 keys=[show_stream_key(show_id)],
-                args=[seq, frame, retain_events(), show_channel(show_id), STREAM_TTL_MS],
+                args=[
+                    seq,
+                    frame,
+                    settings.FANOUT_RETAIN_EVENTS,
+                    show_channel(show_id),
+                    STREAM_TTL_MS,
+                ],
             )
             if int(result[0]) == 1:
                 return seq
@@ -218,83 +192,3 @@ def _publish_unsequenced(*, channel: str, type: str, data: dict[str, Any], **whe
         get_redis().publish(channel, b"0|" + frame)
     except redis.RedisError:
         logger.exception("private event lost", extra={**where, "event_type": type})
-
-
-# --- reading the retention stream ----------------------------------------------------------
-
-
-def show_last_seq_redis(*, show_id: int) -> int:
-    """Top seq of the show's retention stream (0 when Redis holds none)."""
-    top = get_redis().xrevrange(show_stream_key(show_id), count=1)
-    return _seq_of(top[0][0]) if top else 0
-
-
-def _seq_of(entry_id: bytes | str | None) -> int:
-    if entry_id is None:
-        return 0
-    raw = entry_id if isinstance(entry_id, bytes) else entry_id.encode()
-    return int(raw.split(b"-")[0])
-
-
-def parse_entries(entries: list[Any]) -> list[tuple[int, bytes]]:
-    return [(_seq_of(entry_id), fields[b"f"]) for entry_id, fields in entries]
-
-
-def replay_complete(events: list[tuple[int, bytes]], *, after_seq: int, upto_seq: int) -> bool:
-    """Whether `events` are exactly the seqs after_seq+1 .. upto_seq, in order."""
-    if len(events) != upto_seq - after_seq:
-        return False
-    return all(seq == after_seq + 1 + i for i, (seq, _) in enumerate(events))
-
-
-# --- snapshots -----------------------------------------------------------------------------
-
-
-def room_snapshot(*, show_id: int, user: Any) -> dict[str, Any]:
-    """`show.snapshot` data for `user`; its `seq` is the last event it includes.
-
-    Raises NotFound (no such show) or Forbidden (a rehearsal the user does not host).
-
-    The cut is read *before* the state, and after the caller's socket is subscribed: every
-    event at or below it changed data that committed before its seq was handed out, so
-    the state read next includes it. Events above it reach the socket live. (A change
-    committed just before the cut's read but sequenced just after it shows up in both
-    places; events are idempotent state updates and chat carries ids.) Redis's top id is
-    taken with PostgreSQL's `last_seq`, whichever is higher: Redis knows a publish whose
-    COMMIT is still in flight, PostgreSQL knows everything when Redis lost its data.
-    """
-    from streams.models import Show
-    from streams.presence import viewer_count
-    from streams.selectors import show_snapshot
-
-    redis_seq = show_last_seq_redis(show_id=show_id)
-    pg_seq = Show.objects.filter(pk=show_id).values_list("last_seq", flat=True).first()
-    if pg_seq is None:
-        from core.errors import NotFound
-
-        raise NotFound("No such show.")
-    data = dict(show_snapshot(show_id=show_id, user=user))
-    data["viewer_count"] = viewer_count(show_id=show_id)
-    data["seq"] = max(redis_seq, int(pg_seq))
-    # Clients correct countdowns (an auction's ends_at) by their offset from this.
-    data["server_time"] = now_iso()
-    return data
-
-
-async def show_events_between(
-    client: Any, *, show_id: int, after_seq: int, upto_seq: int
-) -> list[str] | None:
-    """The retained frames with seq in (after_seq, upto_seq], in order — or None when any
-    of them is no longer retained (too old, or Redis lost them): the caller resyncs."""
-    count = upto_seq - after_seq
-    if count <= 0:
-        return []
-    if count > retain_events() * 2:
-        return None
-    entries = await client.xrange(
-        show_stream_key(show_id), min=f"{after_seq + 1}-0", max=f"{upto_seq}-0", count=count + 1
-    )
-    events = parse_entries(entries)
-    if not replay_complete(events, after_seq=after_seq, upto_seq=upto_seq):
-        return None
-    return [frame.decode() for _, frame in events]

@@ -1,21 +1,24 @@
-"""The per-process side of the fan-out: one Redis subscriber feeding local sockets.
+"""The process hub: one per ASGI process (event loop), shared by all its live-room sockets.
 
-Each ASGI process (each event loop) has one `Hub`. It holds **one** Redis Pub/Sub
-connection, subscribed to the channels of the shows and users that have sockets here
-(and to a show's host-only channel for its hosts' sockets: `streams.audience`),
-receives each event's serialized frame once, and hands the same string to every local
-socket's `Conn` — no per-socket serialization, no per-socket Redis queue. Each `Conn` is
-a bounded in-memory queue drained by its consumer's writer task: a slow socket gets
-several events in one `batch` frame, and a socket that cannot keep up at all is switched
-to `resync` (a fresh snapshot) instead of holding anyone else back.
+It owns what a process does once for all its sockets, never per socket:
 
-The hub also runs the two periodic jobs of the room, for the shows it serves:
+* **One Redis reader.** One Pub/Sub connection, subscribed to the channels of the shows
+  and users that have sockets here (and to a show's host-only channel for its hosts'
+  sockets: `streams.audience`). It receives each event's serialized frame once and hands
+  the same string (and the same ready-made WebSocket frame) to every local socket's
+  `Conn` — no per-socket serialization, no per-socket Redis queue. When it loses Redis it
+  reconnects, resubscribes, and tells every socket to `resync`.
+* **Admission and counts.** Anonymous sockets per client address (`WS_ANON_PER_IP_MAX`)
+  and the local viewer count of each show.
+* **Timers.** Presence: every heartbeat it writes its local counts and, if it wins the
+  show's tick lock, broadcasts `viewers.changed` (`streams.presence`). Reactions: every
+  `REACTION_TICK_SECONDS`, if it wins the show's reaction lock, it takes the counts
+  accumulated by `reaction_send` and broadcasts one `reaction.burst` (exactly one process
+  takes them per tick, so nothing is counted twice). The watchdog drops sockets whose
+  peer stopped reading (`WS_SEND_STALL_SECONDS`).
 
-* presence: every heartbeat it writes its local counts and, if it wins the show's tick
-  lock, broadcasts `viewers.changed` (see `streams.presence`);
-* reactions: every `REACTION_TICK_SECONDS`, if it wins the show's reaction lock, it takes
-  the counts accumulated by `reaction_send` and broadcasts one `reaction.burst`. The lock
-  makes exactly one process take the counts per tick, so nothing is counted twice.
+What a socket does with a frame (hold, order, batch, resync) is its `Conn`'s business
+(`streams.connection`); writing it is the consumer's (`streams.consumers`).
 
 Ordering and gaps: Redis delivers one channel's messages in publish order, and publishers
 of a show are serialized (`streams.fanout`), so a socket sees seq n, n+1, ... A socket
@@ -31,304 +34,20 @@ import os
 import secrets
 import socket
 import weakref
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
-from channels.sessions import InstanceSessionWrapper
 from django.conf import settings
 
 from core.redis import get_async_redis, redis_key
 from streams import fanout, presence
+from streams.connection import BUFFERING, Conn
+from streams.frames import ws_text_frame
 from streams.pubsub import PubSubConnection, PubSubError
 
 logger = logging.getLogger(__name__)
-
-# A Conn's delivery states.
-BUFFERING = 0  # no snapshot yet (connecting or resyncing): hold events to sort out later
-GATED = 1  # snapshot sent, waiting for the client's first frame (maybe `resume`)
-LIVE = 2  # events flow to the socket
-DROPPED = 3  # the peer stopped reading: the socket is being dropped, nothing is queued
-
-#: Control frames (answers to the client's own frames) a socket may have unsent: only a
-#: client that sends frames and never reads the answers gets there.
-CONTROL_QUEUE_MAX = 100
-
-PRIVATE = -1  # the `seq` slot of a private (unsequenced) frame in a pending list
-
-#: Close code of a socket dropped because its peer stopped reading (docs/live-room.md).
-CLOSE_DROPPED = 4408
-
-#: Writes one ready-made WebSocket frame to a socket now; False when it cannot (see below).
-DirectWrite = Callable[[bytes], bool]
-
-
-def ws_text_frame(payload: bytes) -> bytes:
-    """A complete, unmasked server-to-client text frame (RFC 6455 §5.2), built once per
-    event and written as is to every socket that takes the direct path."""
-    size = len(payload)
-    if size < 126:
-        return bytes((0x81, size)) + payload
-    if size < 65536:
-        return bytes((0x81, 126)) + size.to_bytes(2, "big") + payload
-    return bytes((0x81, 127)) + size.to_bytes(8, "big") + payload
-
-
-def _uvicorn_protocol(send: Any) -> Any:
-    """uvicorn's websockets-sansio protocol object behind an ASGI `send`, or None."""
-    for _ in range(4):
-        owner = getattr(send, "__self__", None)
-        if type(owner).__module__ == "uvicorn.protocols.websockets.websockets_sansio_impl":
-            return owner
-        if isinstance(owner, InstanceSessionWrapper):
-            # Channels' session middleware wraps `send` only to save the session on
-            # accept; a data frame passes through it untouched.
-            send = owner.real_send
-            continue
-        return None
-    return None
-
-
-def uvicorn_abort(send: Any) -> Callable[[], None] | None:
-    """Drops a socket served by uvicorn at once: aborts its transport (no close frame —
-    a peer that reads nothing would never read it). None under another server."""
-    proto = _uvicorn_protocol(send)
-    transport = getattr(proto, "transport", None)
-    if transport is None:
-        return None
-    return transport.abort
-
-
-def uvicorn_direct_write(send: Any) -> DirectWrite | None:
-    """The direct path to a socket served by uvicorn's websockets-sansio protocol.
-
-    Going through the ASGI `send` costs, per socket and per event, a task switch, a UTF-8
-    encode and a frame serialization. When the socket has no extension (no per-message
-    deflate: frames are plain), is open, and its transport is not paused, writing the
-    event's ready-made frame to the transport is exactly what `send` would do, minus that
-    work. Anything else — another server, compression, a paused or closing socket — gets
-    None or False, and the frame goes through the socket's queue and `send` as usual.
-    """
-    proto = _uvicorn_protocol(send)
-    if proto is None:
-        return None
-    try:
-        from websockets.protocol import State
-
-        conn, transport, writable = proto.conn, proto.transport, proto.writable
-        if conn.extensions:
-            return None
-    except AttributeError:  # a uvicorn we do not know: play safe
-        return None
-    opened = State.OPEN
-
-    def write(frame: bytes) -> bool:
-        if (
-            proto.disconnected
-            or proto.close_sent
-            or not writable.is_set()
-            or conn.state is not opened
-            or conn.expect_continuation_frame
-        ):
-            return False
-        try:
-            transport.write(frame)
-        except Exception:  # closed under our feet: let the queue and `send` deal with it
-            return False
-        return True
-
-    return write
-
-
-def _setting(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
-
-
-class Conn:
-    """One socket's delivery state: fed by the hub and its consumer, drained by its writer.
-
-    Broadcast frames arrive with their seq; `last_seq` is the last one the socket has (by
-    its snapshot or by delivery), so a frame at or below it is a duplicate and dropped.
-    Every method is synchronous and runs on the event loop: no locks are needed.
-    """
-
-    def __init__(
-        self,
-        *,
-        show_id: int,
-        user_id: int | None,
-        max_queue: int | None = None,
-        hears_hosts: bool = False,
-    ) -> None:
-        self.show_id = show_id
-        self.user_id = user_id
-        # Whether the show's host-only events reach this socket (`streams.audience`).
-        self.hears_hosts = hears_hosts
-        self.max_queue = max_queue or int(settings.WS_SEND_QUEUE_MAX)
-        self.state = BUFFERING
-        self.pending: list[tuple[int, str]] = []
-        self.pending_overflowed = False
-        self.events: deque[str] = deque()
-        self.control: deque[str] = deque()
-        self.last_seq = 0
-        self.snapshot_seq = 0
-        self.resync_needed = False
-        self.resync_reason = "lagging"
-        self.close_code: int | None = None
-        self.counted = False
-        self.wake = asyncio.Event()
-        # Set by the consumer when the server allows it; used only while the writer task
-        # is idle with nothing queued, so the order of frames never changes.
-        self.direct: DirectWrite | None = None
-        self.writer_idle = False
-        # Loop time when the writer started the send it is still waiting on (None when
-        # not sending): the hub's watchdog drops a socket stuck longer than the limit.
-        self.send_started: float | None = None
-        # Set by the consumer under uvicorn: drops the connection at once.
-        self.abort: Callable[[], None] | None = None
-        # The client address an anonymous socket is counted under (`Hub.admit_anonymous`).
-        self.anonymous_ip: str | None = None
-
-    # --- fed by the hub ----------------------------------------------------------------
-
-    def offer_show(self, seq: int, text: str, frame: bytes | None = None) -> None:
-        if self.state != LIVE:
-            self._hold(seq, text)
-            return
-        if seq <= self.last_seq:
-            return
-        if seq != self.last_seq + 1 or len(self.events) >= self.max_queue:
-            self.request_resync()
-            return
-        self.last_seq = seq
-        if frame is not None and self._write_now(frame):
-            return
-        self.events.append(text)
-        self.wake.set()
-
-    def _write_now(self, frame: bytes) -> bool:
-        direct = self.direct
-        return (
-            direct is not None
-            and self.writer_idle
-            and not self.events
-            and not self.control
-            and direct(frame)
-        )
-
-    def offer_private(self, text: str, frame: bytes | None = None) -> None:
-        if self.state != LIVE:
-            self._hold(PRIVATE, text)
-            return
-        if frame is not None and self._write_now(frame):
-            return
-        if len(self.events) >= self.max_queue:
-            self.request_resync()
-            return
-        self.events.append(text)
-        self.wake.set()
-
-    def _hold(self, seq: int, text: str) -> None:
-        if self.state == DROPPED:
-            return
-        if len(self.pending) >= self.max_queue:
-            # Held too long (a snapshot that takes ages): drop and take another snapshot.
-            self.pending.clear()
-            self.pending_overflowed = True
-            return
-        self.pending.append((seq, text))
-
-    # --- driven by the consumer ----------------------------------------------------------
-
-    def send_control(self, text: str) -> None:
-        """A frame for this socket only (error, pong, snapshot), ahead of queued events."""
-        if len(self.control) >= CONTROL_QUEUE_MAX:
-            self.drop("the client does not read the answers to its frames")
-            return
-        self.control.append(text)
-        self.wake.set()
-
-    def drop(self, why: str) -> None:
-        """Give up on a peer that stopped reading: nothing more is queued for it, and the
-        connection is aborted (under uvicorn) or closed with 4408 as soon as possible."""
-        if self.state == DROPPED:
-            return
-        logger.info("live room: dropping a socket: %s", why, extra={"show_id": self.show_id})
-        self.state = DROPPED
-        self.events.clear()
-        self.pending.clear()
-        self.control.clear()
-        self.close_code = CLOSE_DROPPED
-        if self.abort is not None:
-            self.abort()
-        self.wake.set()
-
-    def stalled(self, now: float, limit: float) -> bool:
-        """Whether the writer has waited on one send for more than `limit` seconds."""
-        started = self.send_started
-        return started is not None and now - started > limit
-
-    def request_resync(self, reason: str = "lagging") -> None:
-        """Drop what is queued; the writer sends `resync` and a fresh snapshot."""
-        if self.state == DROPPED:
-            return
-        self.resync_reason = reason
-        self.state = BUFFERING
-        self.events.clear()
-        self.pending.clear()
-        self.pending_overflowed = False
-        self.resync_needed = True
-        self.wake.set()
-
-    def request_close(self, code: int) -> None:
-        self.close_code = code
-        self.wake.set()
-
-    def apply_snapshot(self, *, seq: int, text: str, gated: bool) -> bool:
-        """Queue the snapshot (cut at `seq`); False if events were lost meanwhile."""
-        if self.pending_overflowed:
-            self.pending.clear()
-            self.pending_overflowed = False
-            return False
-        self.last_seq = self.snapshot_seq = seq
-        self.send_control(text)
-        self.state = GATED
-        if not gated:
-            self.release()
-        return True
-
-    def queue_replay(self, frames: Iterable[str]) -> None:
-        self.events.extend(frames)
-        self.wake.set()
-
-    def release(self) -> None:
-        """Let live events flow: what was held after the snapshot's cut goes out in order."""
-        if self.state != GATED:
-            return
-        self.state = LIVE
-        held, self.pending = self.pending, []
-        for seq, text in held:
-            if seq == PRIVATE:
-                self.events.append(text)
-                continue
-            if seq <= self.last_seq:
-                continue
-            if seq != self.last_seq + 1:
-                self.request_resync()
-                return
-            self.last_seq = seq
-            self.events.append(text)
-        if len(self.events) > self.max_queue:
-            self.request_resync()
-            return
-        self.wake.set()
-
-    def take_events(self, limit: int) -> list[str]:
-        events = self.events
-        count = min(limit, len(events))
-        return [events.popleft() for _ in range(count)]
 
 
 # The channels a Conn listens on, by kind (an index into `Hub._conns_of`).
@@ -624,7 +343,7 @@ class Hub:
 
     async def reactions_tick(self) -> None:
         """Take and broadcast the reactions of the shows served here (one process per tick)."""
-        lock_ms = int(_setting("REACTION_TICK_SECONDS", 0.3) * 1000)
+        lock_ms = int(float(settings.REACTION_TICK_SECONDS) * 1000)
         for show_id in list(self.show_conns):
             won = await self.redis.set(
                 redis_key("reactions", show_id, "tick"), self.proc_id, nx=True, px=lock_ms
@@ -637,7 +356,7 @@ class Hub:
 
     async def _run_reactions(self) -> None:
         await self._every(
-            lambda: _setting("REACTION_TICK_SECONDS", 0.3), self.reactions_tick, "reactions"
+            lambda: float(settings.REACTION_TICK_SECONDS), self.reactions_tick, "reactions"
         )
 
     async def watchdog_tick(self) -> None:
@@ -657,7 +376,9 @@ class Hub:
             "watchdog",
         )
 
-    async def _every(self, interval: Any, job: Any, name: str) -> None:
+    async def _every(
+        self, interval: Callable[[], float], job: Callable[[], Awaitable[None]], name: str
+    ) -> None:
         loop = asyncio.get_running_loop()
         while not self._closed:
             started = loop.time()

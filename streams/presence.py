@@ -7,9 +7,9 @@ have not expired. A process that dies stops refreshing its fields, so its viewer
 counting after `PRESENCE_TTL_SECONDS`; no stale count survives it. Expiry times use
 Redis's clock (``TIME`` inside the scripts), so clock skew between hosts does not matter.
 
-`viewers.changed` is broadcast by whichever process first takes the show's one-second
-tick lock and finds the sum different from the last one broadcast: at most once a second
-per show, whatever the number of processes.
+`viewers.changed` is broadcast by whichever process first takes the show's tick lock (held
+`PRESENCE_BROADCAST_SECONDS`, one second) and finds the sum different from the last one
+broadcast: at most once a second per show, whatever the number of processes.
 """
 
 from __future__ import annotations
@@ -92,15 +92,15 @@ def last_key(show_id: int) -> str:
 
 
 def heartbeat_seconds() -> float:
-    return float(getattr(settings, "PRESENCE_HEARTBEAT_SECONDS", 0.5))
+    return float(settings.PRESENCE_HEARTBEAT_SECONDS)
 
 
 def ttl_ms() -> int:
-    return int(float(getattr(settings, "PRESENCE_TTL_SECONDS", 3.0)) * 1000)
+    return int(float(settings.PRESENCE_TTL_SECONDS) * 1000)
 
 
 def broadcast_interval_ms() -> int:
-    return int(float(getattr(settings, "PRESENCE_BROADCAST_SECONDS", 1.0)) * 1000)
+    return int(float(settings.PRESENCE_BROADCAST_SECONDS) * 1000)
 
 
 _sum_script: Any = None

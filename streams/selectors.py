@@ -19,6 +19,7 @@ from catalog.models import Product, ShopStaff, Variant
 from catalog.selectors import shops_for_user, user_can_manage_shop
 from core.errors import Forbidden, NotFound
 from streams.models import ChatMessage, LineupItem, ModerationAction, Pin, Show, ShowModerator
+from streams.presence import viewer_count
 
 Role = Literal["host", "moderator", "viewer", "anonymous"]
 
@@ -160,15 +161,21 @@ def _variants(product: Product) -> list[Variant]:
     return list(product.variants.all())
 
 
-def product_summary_payload(product: Product) -> dict[str, Any]:
-    """A product as a lineup entry: enough for a card."""
-    variants = _variants(product)
+def _product_card(product: Product) -> dict[str, Any]:
     return {
         "id": product.pk,
         "title": product.title,
         "price": money(product.price),
         "currency": product.currency,
         "image_url": product.image_url,
+    }
+
+
+def product_summary_payload(product: Product) -> dict[str, Any]:
+    """A product as a lineup entry: enough for a card."""
+    variants = _variants(product)
+    return {
+        **_product_card(product),
         "stock_available": sum(v.stock_available for v in variants),
     }
 
@@ -177,11 +184,7 @@ def product_payload(product: Product) -> dict[str, Any]:
     """A product with its variants and live stock (pin cards, snapshots)."""
     variants = _variants(product)
     return {
-        "id": product.pk,
-        "title": product.title,
-        "price": money(product.price),
-        "currency": product.currency,
-        "image_url": product.image_url,
+        **_product_card(product),
         "options": product.options,
         "variants": [
             {
@@ -261,16 +264,6 @@ def stock_payload(pin: Pin | None) -> list[dict[str, Any]]:
 
 
 # --- shows --------------------------------------------------------------------------------
-
-
-def viewer_count(*, show_id: int) -> int:
-    """Viewers watching now, from the live room's presence tracking (0 until it exists)."""
-    try:
-        from streams import presence  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # the live room's presence module is not installed yet
-        return 0
-    counter = getattr(presence, "viewer_count", None)
-    return int(counter(show_id=show_id)) if counter is not None else 0
 
 
 def _current_pin_of(show: Show) -> Pin | None:

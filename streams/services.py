@@ -12,10 +12,12 @@ timeline consistent under concurrent requests.
 Redis keys (all in the configured `REDIS_URL` database, each name prefixed with
 `REDIS_KEY_PREFIX` by `core.redis.redis_key`):
 
-- ``streams:chat:rate:{user_id}`` — per-user chat counter, a fixed window of
-  `CHAT_RATE_WINDOW_S` seconds (SET NX EX + INCR in one MULTI: `core.throttling.fixed_window_hit`).
+- ``streams:chat:rate:{user_id}`` — per-user chat counter: at most `CHAT_RATE_MESSAGES`
+  per fixed window of `CHAT_RATE_WINDOW_S` seconds (settings; SET NX EX + INCR in one
+  MULTI: `core.throttling.fixed_window_hit`).
 - ``streams:chat:slow:{show_id}:{user_id}`` — slow-mode marker, SET NX EX `slow_mode_s`.
-- ``streams:reactions:rate:{user_id}`` — per-user reaction counter (same scheme).
+- ``streams:reactions:rate:{user_id}`` — per-user reaction counter (same scheme:
+  `REACTION_RATE` per `REACTION_RATE_WINDOW_S`).
 - ``streams:reactions:{show_id}`` — hash kind → count since the last take;
   `reaction_counts_take` reads and deletes it atomically (MULTI: HGETALL + DEL).
 """
@@ -32,6 +34,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.selectors import user_by_username
 from catalog.models import Product, Shop
 from catalog.selectors import user_can_manage_shop
 from core.errors import ApiError, Forbidden, Invalid, InvalidState, NotFound
@@ -58,10 +61,6 @@ from webhooks.services import event_record
 
 User = get_user_model()
 
-CHAT_RATE_MESSAGES: int = getattr(settings, "CHAT_RATE_MESSAGES", 5)
-CHAT_RATE_WINDOW_S: int = getattr(settings, "CHAT_RATE_WINDOW_S", 10)
-REACTION_RATE: int = getattr(settings, "REACTION_RATE", 30)
-REACTION_RATE_WINDOW_S: int = getattr(settings, "REACTION_RATE_WINDOW_S", 10)
 REACTION_KINDS: tuple[str, ...] = ("heart", "fire", "clap", "laugh", "wow")
 # Counts nobody took (no live room running) disappear on their own.
 REACTION_COUNTS_TTL_S = 300
@@ -75,9 +74,15 @@ MAX_REASON_LENGTH = 500
 # --- shared checks ------------------------------------------------------------------------
 
 
-def _require_user(user: Any) -> None:
+def require_user(user: Any) -> None:
+    """Every write in a show needs a signed-in user: 401 `not_authenticated` otherwise
+    (REST views and the live room alike; anonymous viewers only watch)."""
     if user is None or not user.is_authenticated:
-        raise ApiError("not_authenticated", "Sign in to do this.", status=401)
+        raise _not_authenticated()
+
+
+def _not_authenticated() -> ApiError:
+    return ApiError("not_authenticated", "Sign in to do this.", status=401)
 
 
 def _show_for(*, show_id: int, user: Any, lock: bool = False) -> tuple[Show, Role]:
@@ -90,9 +95,17 @@ def _show_for(*, show_id: int, user: Any, lock: bool = False) -> tuple[Show, Rol
     return show, role
 
 
+def _hosted_show(*, user: Any, show_id: int) -> Show:
+    """The show, locked, for a write only its hosts may make (401 / 404 / 403 otherwise)."""
+    require_user(user)
+    show, role = _show_for(show_id=show_id, user=user, lock=True)
+    _require_host(role)
+    return show
+
+
 def _require_host(role: Role) -> None:
     if role == "anonymous":
-        raise ApiError("not_authenticated", "Sign in to do this.", status=401)
+        raise _not_authenticated()
     if role != "host":
         raise Forbidden("Only the show's hosts may do this.")
 
@@ -136,7 +149,7 @@ def show_create(
     rehearsal: bool = False,
 ) -> Show:
     """Plan a show for a shop the caller hosts, with an ordered lineup of its products."""
-    _require_user(user)
+    require_user(user)
     shop = Shop.objects.filter(pk=shop_id).first()
     if shop is None:
         raise Invalid("shop: no such shop.", details={"shop": ["No such shop."]})
@@ -172,9 +185,7 @@ def show_update(
     The plan (`scheduled_at`, `lineup`) changes only while scheduled; `title` and
     `playback_url` until the show ends; chat settings at any time.
     """
-    _require_user(user)
-    show, role = _show_for(show_id=show_id, user=user, lock=True)
-    _require_host(role)
+    show = _hosted_show(user=user, show_id=show_id)
     if (scheduled_at is not None or lineup is not None) and show.status != Show.Status.SCHEDULED:
         raise InvalidState("The schedule and lineup can change only before the show starts.")
     if (title is not None or playback_url is not None) and show.status == Show.Status.ENDED:
@@ -233,7 +244,7 @@ def show_chat_settings_set(
     blocked_words: list[str] | None = None,
 ) -> Show:
     """Set slow mode and the word filter (hosts and the show's moderators)."""
-    _require_user(user)
+    require_user(user)
     show, role = _show_for(show_id=show_id, user=user, lock=True)
     if role not in ("host", "moderator"):
         raise Forbidden("Only the show's hosts and moderators may change chat settings.")
@@ -244,60 +255,54 @@ def show_chat_settings_set(
 @transaction.atomic
 def show_start(*, user: Any, show_id: int) -> Show:
     """Go live (hosts): scheduled → live, sets `started_at`, emits `show.status`."""
-    _require_user(user)
-    show, role = _show_for(show_id=show_id, user=user, lock=True)
-    _require_host(role)
+    show = _hosted_show(user=user, show_id=show_id)
     if show.status != Show.Status.SCHEDULED:
         raise InvalidState(f"The show is {show.status}; only a scheduled show can start.")
-    show.status = Show.Status.LIVE
-    show.started_at = timezone.now()
-    show.save(update_fields=["status", "started_at"])
-    event_record(shop_id=show.shop_id, type="show.started", data=show_status_payload(show))
-    emit_show_event(show_id=show.pk, type="show.status", data=show_status_payload(show))
+    _show_status_set(show, Show.Status.LIVE, webhook="show.started", started_at=timezone.now())
     return show
 
 
 @transaction.atomic
 def show_end(*, user: Any, show_id: int) -> Show:
     """End the show (hosts): live → ended, closes the current pin, emits `show.status`."""
-    _require_user(user)
-    show, role = _show_for(show_id=show_id, user=user, lock=True)
-    _require_host(role)
+    show = _hosted_show(user=user, show_id=show_id)
     if show.status != Show.Status.LIVE:
         raise InvalidState(f"The show is {show.status}; only a live show can end.")
     now = timezone.now()
-    show.status = Show.Status.ENDED
-    show.ended_at = now
-    show.save(update_fields=["status", "ended_at"])
-    event_record(shop_id=show.shop_id, type="show.ended", data=show_status_payload(show))
+    _show_status_set(show, Show.Status.ENDED, webhook="show.ended", ended_at=now)
     closed = Pin.objects.filter(show=show, unpinned_at__isnull=True).update(unpinned_at=now)
-    emit_show_event(show_id=show.pk, type="show.status", data=show_status_payload(show))
     if closed:
         emit_show_event(show_id=show.pk, type="pin.changed", data={"pin": None})
     return show
 
 
+def _show_status_set(show: Show, status: str, *, webhook: str, **times: datetime) -> None:
+    """Move the show to `status` (with its start or end time): the seller's webhook and
+    the viewers' `show.status`."""
+    show.status = status
+    for field, value in times.items():
+        setattr(show, field, value)
+    show.save(update_fields=["status", *times])
+    event_record(shop_id=show.shop_id, type=webhook, data=show_status_payload(show))
+    emit_show_event(show_id=show.pk, type="show.status", data=show_status_payload(show))
+
+
 # --- moderators ---------------------------------------------------------------------------
 
 
-def _user_by_username(username: Any) -> Any:
-    target = (
-        User.objects.filter(username__iexact=username).first()
-        if isinstance(username, str)
-        else None
-    )
+def _host_show_and_user(*, user: Any, show_id: int, username: Any) -> tuple[Show, Any]:
+    """For the hosts' moderator list: the show (locked) and the user `username` names."""
+    show = _hosted_show(user=user, show_id=show_id)
+    target = user_by_username(username)
     if target is None:
         raise Invalid("username: no such user.", details={"username": ["No such user."]})
-    return target
+    return show, target
 
 
 @transaction.atomic
 def show_moderator_add(*, user: Any, show_id: int, username: str) -> tuple[ShowModerator, bool]:
     """Name a moderator (hosts). Returns (row, created); naming one twice changes nothing."""
-    _require_user(user)
-    show, role = _show_for(show_id=show_id, user=user, lock=True)
-    _require_host(role)
-    target = _user_by_username(username)
+    show, target = _host_show_and_user(user=user, show_id=show_id, username=username)
     if user_show_role(user=target, show=show) == "host":
         msg = "Hosts already moderate their shows."
         raise Invalid(f"username: {msg}", details={"username": [msg]})
@@ -308,10 +313,7 @@ def show_moderator_add(*, user: Any, show_id: int, username: str) -> tuple[ShowM
 @transaction.atomic
 def show_moderator_remove(*, user: Any, show_id: int, username: str) -> None:
     """Remove a moderator (hosts); 404 when that user is not one."""
-    _require_user(user)
-    show, role = _show_for(show_id=show_id, user=user, lock=True)
-    _require_host(role)
-    target = _user_by_username(username)
+    show, target = _host_show_and_user(user=user, show_id=show_id, username=username)
     deleted, _ = ShowModerator.objects.filter(show=show, user=target).delete()
     if not deleted:
         raise NotFound("That user is not a moderator of this show.")
@@ -335,9 +337,7 @@ def pin_product(
     timeline is final. The show row lock serializes concurrent pins, so the close of the
     old pin and the insert of the new one never interleave with another pin's.
     """
-    _require_user(user)
-    show, role = _show_for(show_id=show_id, user=user, lock=True)
-    _require_host(role)
+    show = _hosted_show(user=user, show_id=show_id)
     if show.status == Show.Status.ENDED:
         raise InvalidState("The show has ended; its pin timeline is final.")
     product = Product.objects.filter(pk=product_id, shop_id=show.shop_id, is_active=True).first()
@@ -371,9 +371,7 @@ def pin_product(
 @transaction.atomic
 def pin_clear(*, user: Any, show_id: int) -> Pin:
     """Unpin the current product (hosts); 404 when nothing is pinned. Returns the closed pin."""
-    _require_user(user)
-    show, role = _show_for(show_id=show_id, user=user, lock=True)
-    _require_host(role)
+    show = _hosted_show(user=user, show_id=show_id)
     pin = Pin.objects.filter(show=show, unpinned_at__isnull=True).first()
     if pin is None:
         raise NotFound("Nothing is pinned.")
@@ -413,7 +411,7 @@ def chat_send(*, show_id: int, user: Any, text: Any) -> ChatMessage:
     moderator is read-only like anyone (`check_not_restricted`).
     The text is stored exactly as written.
     """
-    _require_user(user)
+    require_user(user)
     show, role = _show_for(show_id=show_id, user=user)
     if not _show_open_for(show=show, role=role):
         raise ApiError("show_not_live", "Chat opens when the show goes live.", status=409)
@@ -427,9 +425,9 @@ def chat_send(*, show_id: int, user: Any, text: Any) -> ChatMessage:
             status=400,
         )
     count, ttl = fixed_window_hit(
-        key=redis_key("streams", "chat", "rate", user.pk), window_s=CHAT_RATE_WINDOW_S
+        key=redis_key("streams", "chat", "rate", user.pk), window_s=settings.CHAT_RATE_WINDOW_S
     )
-    if count > CHAT_RATE_MESSAGES:
+    if count > settings.CHAT_RATE_MESSAGES:
         raise ApiError(
             "throttled",
             f"You are sending messages too fast; wait {ttl} s.",
@@ -513,7 +511,7 @@ def moderation_apply(
     cannot act on hosts or other moderators. `remove_message` targets the message's
     author and broadcasts `chat.removed`.
     """
-    _require_user(actor)
+    require_user(actor)
     if action not in ModerationAction.Action.values:
         msg = f"Unknown action; use one of {', '.join(ModerationAction.Action.values)}."
         raise Invalid(msg, details={"action": [msg]})
@@ -651,7 +649,7 @@ def _check_restriction_change(
 def reaction_send(*, show_id: int, user: Any, kind: Any) -> None:
     """Count one reaction of a known kind in Redis; the live room broadcasts the totals
     as `reaction.burst` (see `reaction_counts_take`)."""
-    _require_user(user)
+    require_user(user)
     if not isinstance(kind, str) or kind not in REACTION_KINDS:
         msg = f"Unknown reaction; use one of {', '.join(REACTION_KINDS)}."
         raise Invalid(msg, details={"kind": [msg]})
@@ -660,9 +658,10 @@ def reaction_send(*, show_id: int, user: Any, kind: Any) -> None:
         raise ApiError("show_not_live", "Reactions open when the show goes live.", status=409)
     check_not_restricted(show=show, user=user, role=role)
     count, ttl = fixed_window_hit(
-        key=redis_key("streams", "reactions", "rate", user.pk), window_s=REACTION_RATE_WINDOW_S
+        key=redis_key("streams", "reactions", "rate", user.pk),
+        window_s=settings.REACTION_RATE_WINDOW_S,
     )
-    if count > REACTION_RATE:
+    if count > settings.REACTION_RATE:
         raise ApiError(
             "throttled",
             f"You are reacting too fast; wait {ttl} s.",

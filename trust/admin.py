@@ -16,6 +16,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.admin import ReadOnlyAdminMixin
 from core.errors import ApiError
 from trust import services
 from trust.models import Appeal, Case, CaseEvent
@@ -27,18 +28,7 @@ class DecisionActionForm(ActionForm):
     )
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class AppealInline(ReadOnlyMixin, admin.StackedInline):
+class AppealInline(ReadOnlyAdminMixin, admin.StackedInline):
     model = Appeal
     extra = 0
     readonly_fields = (
@@ -53,14 +43,14 @@ class AppealInline(ReadOnlyMixin, admin.StackedInline):
     )
 
 
-class CaseEventInline(ReadOnlyMixin, admin.TabularInline):
+class CaseEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = CaseEvent
     extra = 0
     readonly_fields = ("kind", "actor", "data", "created_at")
 
 
 @admin.register(Case)
-class CaseAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "kind",
@@ -113,7 +103,7 @@ class CaseAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class CaseEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "case", "kind", "actor", "created_at")
     list_filter = ("kind",)
     readonly_fields = ("case", "kind", "actor", "data", "created_at")

@@ -441,7 +441,9 @@ def setup_django(args: argparse.Namespace) -> dict[str, Any]:
     shop = Shop.objects.create(name=f"Bench {stamp}", owner=host)
     products = []
     for i in range(3):
-        p = Product.objects.create(shop=shop, handle=f"p{i}-{stamp}", title=f"P{i}", price="9.99")
+        p = Product.objects.create(
+            shop=shop, handle=f"p{i}-{stamp}", title=f"Bench product {i}", price="9.99"
+        )
         Variant.objects.create(product=p, shop=shop, sku=f"B{i}-{stamp}", stock_on_hand=1000)
         products.append(p.pk)
     show = Show.objects.create(

@@ -347,7 +347,7 @@ def test_the_shows_auctions_list_their_results_for_the_replay(
 def test_the_snapshot_carries_server_time_and_the_running_auction(
     client_for, host, live_show, item
 ):
-    from streams.fanout import room_snapshot
+    from streams.catchup import room_snapshot
 
     a = start(client_for(host), live_show, item).json()["id"]
     snap = room_snapshot(show_id=live_show.pk, user=host)

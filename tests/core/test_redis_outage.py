@@ -14,7 +14,7 @@ from core.redis import get_redis
 from orders.models import Hold
 from streams import fanout
 from streams.models import ChatMessage
-from streams.services import CHAT_RATE_MESSAGES, chat_send
+from streams.services import chat_send
 from tests.factories import PinFactory, ProductFactory, ShowFactory, UserFactory
 from tests.helpers import assert_error
 from tests.orders.helpers import buy, stock
@@ -125,12 +125,15 @@ def test_ws_ticket_while_redis_is_down_is_service_unavailable(app_redis, db, cli
     assert r["Retry-After"]
 
 
-def test_chat_while_redis_is_down_skips_slow_mode_and_the_rate_limit(app_redis, db):
+def test_chat_while_redis_is_down_skips_slow_mode_and_the_rate_limit(app_redis, db, settings):
     show = ShowFactory(status="live", started_at=timezone.now(), slow_mode_s=30)
     viewer = UserFactory()
     app_redis.stop()
 
-    for i in range(CHAT_RATE_MESSAGES + 2):
+    for i in range(settings.CHAT_RATE_MESSAGES + 2):
         chat_send(show_id=show.pk, user=viewer, text=f"message {i}")
 
-    assert ChatMessage.objects.filter(show=show, user=viewer).count() == CHAT_RATE_MESSAGES + 2
+    assert (
+        ChatMessage.objects.filter(show=show, user=viewer).count()
+        == settings.CHAT_RATE_MESSAGES + 2
+    )

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from core.errors import ApiError
 from streams.models import ChatMessage, ModerationAction, Show
-from streams.services import CHAT_RATE_MESSAGES, chat_send
+from streams.services import chat_send
 from tests.factories import ShowFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -140,22 +141,30 @@ def test_ban_in_one_show_does_not_apply_to_another(live_show, shop, viewer, host
 
 
 def test_rate_limit_per_user(live_show, viewer):
-    for i in range(CHAT_RATE_MESSAGES):
+    for i in range(settings.CHAT_RATE_MESSAGES):
         chat_send(show_id=live_show.pk, user=viewer, text=f"m{i}")
     err = send_error(show_id=live_show.pk, user=viewer, text="one too many")
     assert (err.code, err.status) == ("throttled", 429)
     assert 1 <= err.details["retry_after_s"] <= 10
-    assert ChatMessage.objects.count() == CHAT_RATE_MESSAGES
+    assert ChatMessage.objects.count() == settings.CHAT_RATE_MESSAGES
+
+
+def test_the_rate_limit_is_a_setting(live_show, viewer, settings):
+    settings.CHAT_RATE_MESSAGES = 2
+    for i in range(2):
+        chat_send(show_id=live_show.pk, user=viewer, text=f"m{i}")
+    err = send_error(show_id=live_show.pk, user=viewer, text="the third")
+    assert (err.code, err.status) == ("throttled", 429)
 
 
 def test_rate_limit_is_per_user(live_show, viewer):
-    for i in range(CHAT_RATE_MESSAGES):
+    for i in range(settings.CHAT_RATE_MESSAGES):
         chat_send(show_id=live_show.pk, user=viewer, text=f"m{i}")
     assert chat_send(show_id=live_show.pk, user=UserFactory(), text="me too").pk
 
 
 def test_invalid_messages_do_not_use_the_rate_limit(live_show, viewer):
-    for _ in range(CHAT_RATE_MESSAGES + 2):
+    for _ in range(settings.CHAT_RATE_MESSAGES + 2):
         send_error(show_id=live_show.pk, user=viewer, text="")
     assert chat_send(show_id=live_show.pk, user=viewer, text="fine").pk
 

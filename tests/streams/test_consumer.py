@@ -102,6 +102,19 @@ async def test_frame_over_4_kib_gets_an_error_and_the_socket_stays_open(live_sho
         assert (await r.frame())["type"] == "pong"
 
 
+async def test_the_frame_limit_and_its_message_come_from_the_setting(
+    live_show: Show, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.WS_FRAME_MAX_BYTES = 1024
+    async with room(live_show.pk) as r:
+        await r.send("ping", {"pad": "é" * 400})  # 400 characters, over 800 bytes: fine
+        assert (await r.frame())["type"] == "pong"
+        await r.send("ping", {"pad": "é" * 600})  # 600 characters, 1,200 bytes
+        err = await r.frame()
+    assert err["data"]["code"] == "frame_too_large"
+    assert err["data"]["message"] == "Frames are limited to 1 KiB."
+
+
 async def test_frame_over_the_hard_cap_closes_with_1009(live_show: Show) -> None:
     async with room(live_show.pk) as r:
         await r.send("chat.send", {"text": "x" * 70_000})

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from core.redis import get_redis
-from streams import fanout
+from streams import catchup, fanout
 from streams.models import Show
 from tests.factories import ShowFactory
 
@@ -23,7 +23,7 @@ def show():  # type: ignore[no-untyped-def]
 
 def retained(show_id: int) -> list[tuple[int, dict]]:
     entries = get_redis().xrange(fanout.show_stream_key(show_id))
-    return [(seq, orjson.loads(frame)) for seq, frame in fanout.parse_entries(entries)]
+    return [(seq, orjson.loads(frame)) for seq, frame in catchup.parse_entries(entries)]
 
 
 def test_seq_goes_up_by_one_per_event(show: Show) -> None:

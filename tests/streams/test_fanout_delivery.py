@@ -9,7 +9,10 @@ from django.utils import timezone
 
 from core.redis import get_redis
 from streams import fanout
-from streams.hub import LIVE, Conn, get_hub, uvicorn_direct_write, ws_text_frame
+from streams.connection import LIVE, Conn
+from streams.direct import uvicorn_direct_write
+from streams.frames import encode_frame, ws_text_frame
+from streams.hub import get_hub
 from streams.models import Show
 from tests.factories import ShowFactory
 from tests.streams.livekit import hubs_closed, room  # noqa: F401
@@ -23,7 +26,7 @@ def live_show():  # type: ignore[no-untyped-def]
 
 
 def frame_text(seq: int) -> str:
-    return fanout.encode_frame(type="chat.message", seq=seq, data={"n": seq}).decode()
+    return encode_frame(type="chat.message", seq=seq, data={"n": seq}).decode()
 
 
 def the_conn(show_id: int) -> Conn:

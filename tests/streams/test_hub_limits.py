@@ -1,5 +1,5 @@
 """A socket's queues are bounded: a peer that stops reading is dropped, not kept growing
-(streams.hub.Conn, Hub.watchdog_tick). The real-uvicorn version of this is
+(streams.connection.Conn, streams.hub.Hub.watchdog_tick). The real-uvicorn version of this is
 tests/integration/test_live_room_limits.py."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import asyncio
 
 import pytest
 
-from streams.hub import CLOSE_DROPPED, CONTROL_QUEUE_MAX, DROPPED, LIVE, Conn, Hub
+from streams.connection import CLOSE_DROPPED, CONTROL_QUEUE_MAX, DROPPED, LIVE, Conn
+from streams.hub import Hub
 
 
 def _live_conn() -> tuple[Conn, list[str]]:

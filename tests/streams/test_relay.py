@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from orders import services
-from streams import fanout
+from streams import catchup, fanout
 from streams.relay import relay_flush
 from tests.factories import PinFactory, ProductFactory, ShowFactory, UserFactory
 from tests.support.processes import _database_url
@@ -24,7 +24,7 @@ def _stream_seqs(show_id: int) -> list[int]:
     from core.redis import get_redis
 
     entries = get_redis().xrange(fanout.show_stream_key(show_id))
-    return [seq for seq, _ in fanout.parse_entries(entries)]
+    return [seq for seq, _ in catchup.parse_entries(entries)]
 
 
 def _live_pin(*, stock: int) -> tuple[Any, Any]:
@@ -79,7 +79,7 @@ def get_frames(show_id: int) -> list[dict]:
     from core.redis import get_redis
 
     entries = get_redis().xrange(fanout.show_stream_key(show_id))
-    return [orjson.loads(frame) for _, frame in fanout.parse_entries(entries)]
+    return [orjson.loads(frame) for _, frame in catchup.parse_entries(entries)]
 
 
 @pytest.mark.slow

@@ -369,6 +369,15 @@ def test_host_names_and_removes_a_moderator(client_for, host, live_show, viewer)
     assert_error(client.delete(url(live_show, "moderators") + "?username=viewer"), 404, "not_found")
 
 
+def test_a_moderator_is_named_by_username_in_any_case(client_for, host, live_show, viewer):
+    client = client_for(host)
+    r = client.post(url(live_show, "moderators"), {"username": "VIEWER"}, format="json")
+    assert r.status_code == 201
+    assert r.json()["user"] == {"id": viewer.pk, "username": "viewer"}
+    r = client.delete(url(live_show, "moderators"), {"username": "Viewer"}, format="json")
+    assert r.status_code == 204
+
+
 def test_unknown_username_is_invalid(client_for, host, live_show):
     r = client_for(host).post(url(live_show, "moderators"), {"username": "ghost"}, format="json")
     assert "username" in assert_error(r, 400, "invalid")["details"]
