@@ -58,16 +58,16 @@ def test_checkout_with_saved_payment_method_and_address_ids(client_for, user, li
 def test_checkout_queues_the_capture_after_commit(
     client_for, user, live_pin, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from orders import tasks
+    from orders import dispatch
 
-    queued: list[int] = []
-    monkeypatch.setattr(tasks.capture_payment, "delay", lambda order_id: queued.append(order_id))
+    queued: list[tuple[str, int]] = []
+    monkeypatch.setattr(dispatch, "send", lambda name, order_id: queued.append((name, order_id)))
     pin = live_pin()
     client = client_for(user)
     hold = buy(client, pin).json()["hold"]
     with django_capture_on_commit_callbacks(execute=True):
         order = checkout(client, hold["id"]).json()["order"]
-    assert queued == [order["id"]]
+    assert queued == [("orders.capture_payment", order["id"])]
 
 
 def test_checkout_of_an_expired_hold_is_invalid_state(client_for, user, live_pin, clock):
