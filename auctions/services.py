@@ -655,15 +655,9 @@ def _second_chance_offer(*, auction: Auction, now: datetime) -> Hold | None:
     )
     variant = Variant.objects.select_related("product").get(pk=auction.variant_id)
     terms = sale_terms(show_id=auction.show_id, product_id=auction.product_id, variant=variant)
+    where = {"show_id": auction.show_id, "product_id": auction.product_id}
     for runner in runners[:20]:
-        room = offer_room(
-            buyer_id=runner.bidder_id,
-            show_id=auction.show_id,
-            product_id=auction.product_id,
-            terms=terms,
-            now=now,
-        )
-        if room != OfferRoom.OK:
+        if offer_room(buyer_id=runner.bidder_id, **where, terms=terms, now=now) != OfferRoom.OK:
             continue
         top = Bid.objects.filter(auction=auction, bidder_id=runner.bidder_id).order_by("-amount")
         highest = top.values_list("amount", flat=True).first()

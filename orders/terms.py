@@ -202,15 +202,9 @@ def offer_room(
 ) -> OfferRoom:
     """`buyer_limit_room` for a one-unit offer the buyer did not ask for (a waitlist offer,
     an auction's second chance), made deep inside another transaction: never waits."""
+    where = {"buyer_id": buyer_id, "show_id": show_id, "product_id": product_id}
     try:
-        room = buyer_limit_room(
-            buyer_id=buyer_id,
-            show_id=show_id,
-            product_id=product_id,
-            limit=terms.limit_per_buyer,
-            now=now,
-            wait=False,
-        )
+        room = buyer_limit_room(**where, limit=terms.limit_per_buyer, now=now, wait=False)
     except BuyerBusy:
         return OfferRoom.BUSY
     return OfferRoom.AT_LIMIT if room is not None and room < 1 else OfferRoom.OK

@@ -16,7 +16,7 @@ from orders import clock, dispatch, inventory
 from orders.models import Address, Hold, Order, PaymentMethod
 from orders.selectors import holds_due_for_expiry, shipping_fee_quote
 from orders.services import notify
-from orders.services.checkout import order_open
+from orders.services.checkout import order_open_saved
 from orders.services.endings import hold_expire
 from orders.services.offer import resolve_offer
 from orders.terms import buy_terms, buyer_limit_check
@@ -99,13 +99,7 @@ def hold_create(
         order = None
         if one_tap:
             assert payment_method is not None and address is not None
-            order = order_open(
-                hold=hold,
-                payment_token=payment_method.token,
-                payment_method=payment_method,
-                address=address.snapshot(),
-                now=now,
-            )
+            order = order_open_saved(hold=hold, method=payment_method, address=address, now=now)
             shipping_fee = order.shipping_fee
         # The gate, last before COMMIT (see orders/inventory.py).
         available = inventory.reserve(variant_id=variant.pk, quantity=quantity)

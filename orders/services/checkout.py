@@ -101,16 +101,23 @@ def order_open_one_tap(*, hold: Hold, now: datetime) -> Order | None:
     address = Address.objects.filter(user_id=hold.buyer_id, is_default=True).first()
     if method is None or address is None:
         return None
-    order = order_open(
+    order = order_open_saved(hold=hold, method=method, address=address, now=now)
+    notify.order_updated(order)
+    dispatch.capture_payment_on_commit(order.pk)
+    return order
+
+
+def order_open_saved(
+    *, hold: Hold, method: PaymentMethod, address: Address, now: datetime
+) -> Order:
+    """`order_open` with the buyer's saved payment method and address (one-tap)."""
+    return order_open(
         hold=hold,
         payment_token=method.token,
         payment_method=method,
         address=address.snapshot(),
         now=now,
     )
-    notify.order_updated(order)
-    dispatch.capture_payment_on_commit(order.pk)
-    return order
 
 
 def order_open(

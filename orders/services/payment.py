@@ -111,12 +111,7 @@ def capture_settle(
         order = Order.objects.select_for_update().select_related("variant").get(pk=order_id)
         attempt.finished_at = now
         if isinstance(result, ProviderError):
-            attempt.status, attempt.error_code, attempt.message = (
-                PaymentAttempt.Status.ERROR,
-                result.code,
-                result.message[:300],
-            )
-            attempt.save()
+            _attempt_end(attempt, PaymentAttempt.Status.ERROR, result.code, result.message)
             if order.status != Order.Status.PENDING_PAYMENT:
                 return CaptureOutcome.NOTHING
             errors = PaymentAttempt.objects.filter(
@@ -127,12 +122,7 @@ def capture_settle(
                 return CaptureOutcome.FAILED
             return CaptureOutcome.RETRY
         if not result.succeeded:
-            attempt.status, attempt.error_code, attempt.message = (
-                PaymentAttempt.Status.DECLINED,
-                result.code,
-                result.message[:300],
-            )
-            attempt.save()
+            _attempt_end(attempt, PaymentAttempt.Status.DECLINED, result.code, result.message)
             if order.status != Order.Status.PENDING_PAYMENT:
                 return CaptureOutcome.NOTHING
             _order_fail(order=order, reason=result.code or "declined", now=now)
@@ -155,6 +145,11 @@ def capture_settle(
         attempt.status, attempt.finished_at = PaymentAttempt.Status.REVERSED, None
         attempt.save()
         return CaptureOutcome.NOTHING
+
+
+def _attempt_end(attempt: PaymentAttempt, status: str, code: str, message: str) -> None:
+    attempt.status, attempt.error_code, attempt.message = status, code, message[:300]
+    attempt.save()
 
 
 def capture_reverse(*, attempt_id: int) -> bool:

@@ -90,13 +90,7 @@ def shipment_ship(*, actor: Any, shipment_id: int, carrier: str, tracking_number
         shipment.status, shipment.shipped_at = Shipment.Status.SHIPPED, now
         shipment.carrier, shipment.tracking_number = carrier, tracking_number
         shipment.save(update_fields=["status", "shipped_at", "carrier", "tracking_number"])
-        for order in paid:
-            order.status = Order.Status.SHIPPED
-            order.save(update_fields=["status"])
-            notify.order_updated(order)
-        event_record(
-            shop_id=shipment.shop_id, type="shipment.shipped", data=shipment_data(shipment)
-        )
+        _parcel_moved(shipment, paid, Order.Status.SHIPPED, "shipment.shipped")
     return shipment
 
 
@@ -113,12 +107,15 @@ def shipment_deliver(*, actor: Any, shipment_id: int) -> Shipment:
             )
         shipment.status, shipment.delivered_at = Shipment.Status.DELIVERED, now
         shipment.save(update_fields=["status", "delivered_at"])
-        for order in orders:
-            if order.status == Order.Status.SHIPPED:
-                order.status = Order.Status.DELIVERED
-                order.save(update_fields=["status"])
-                notify.order_updated(order)
-        event_record(
-            shop_id=shipment.shop_id, type="shipment.delivered", data=shipment_data(shipment)
-        )
+        shipped = [o for o in orders if o.status == Order.Status.SHIPPED]
+        _parcel_moved(shipment, shipped, Order.Status.DELIVERED, "shipment.delivered")
     return shipment
+
+
+def _parcel_moved(shipment: Shipment, orders: list[Order], status: str, event: str) -> None:
+    """The parcel's `orders` follow it to `status`, each buyer told; the shop's webhook."""
+    for order in orders:
+        order.status = status
+        order.save(update_fields=["status"])
+        notify.order_updated(order)
+    event_record(shop_id=shipment.shop_id, type=event, data=shipment_data(shipment))

@@ -10,7 +10,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import OperationalError, transaction
 
 from disputes import services
 from disputes.models import Dispute
@@ -20,7 +19,7 @@ from orders import services as orders_services
 from orders.models import Order, Refund, SandboxCharge
 from orders.tasks import refunds_settle_due
 from tests.factories import UserFactory
-from tests.orders.helpers import pending_order
+from tests.orders.helpers import order_row_locked, pending_order
 from tests.support.processes import run_celery_worker
 
 WAIT_SECONDS = 90  # a bound for a stuck test, not a performance claim
@@ -45,15 +44,6 @@ def wait_until_resolved(dispute_ids: list[int]) -> set[str]:
 
 def refund_charges(order: Order) -> int:
     return SandboxCharge.objects.filter(kind="refund", idempotency_key=f"refund-{order.pk}").count()
-
-
-def order_row_locked(order_id: int) -> bool:
-    try:
-        with transaction.atomic():
-            list(Order.objects.select_for_update(nowait=True).filter(pk=order_id))
-    except OperationalError:
-        return True
-    return False
 
 
 @pytest.mark.slow

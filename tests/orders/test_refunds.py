@@ -10,26 +10,15 @@ import time
 from typing import Any
 
 import pytest
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 
 from core.errors import InvalidState
 from orders import services
 from orders.models import Order, Refund, SandboxCharge
 from tests.factories import UserFactory
-from tests.orders.helpers import pending_order, stock
+from tests.orders.helpers import order_row_locked, pending_order, stock
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def order_row_locked(order_id: int) -> bool:
-    try:
-        with transaction.atomic():
-            list(Order.objects.select_for_update(nowait=True).filter(pk=order_id))
-    except OperationalError:
-        return True
-    finally:
-        connection.close()
-    return False
 
 
 def slow_paid_order(pin: Any, settings: Any, buyer: Any) -> Order:
