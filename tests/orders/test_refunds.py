@@ -96,3 +96,34 @@ def test_a_refund_left_unsettled_is_settled_by_the_sweep_once(live_pin, settings
     assert refund.settled_at is not None
     assert refund_charges(order) == 1
     assert SandboxCharge.objects.get(kind="refund").reference == refund.provider_ref
+
+
+def test_a_capture_that_lands_after_the_order_failed_is_given_back_after_commit_once(
+    live_pin, clock
+):
+    """The capture went through for an order that failed meanwhile (its attempts ran out
+    while this one was answering): `capture_settle` only marks it `reversed`; the refund
+    is called afterwards (`capture_reverse`), once, and the sweep has nothing left."""
+    from orders.payments import get_provider
+
+    pin = live_pin(stock=3)
+    order = pending_order(pin)
+    started = services.capture_start(order_id=order.pk, locked=True)
+    assert not isinstance(started, services.CaptureOutcome)
+    order, attempt = started
+    Order.objects.filter(pk=order.pk).update(status="payment_failed")  # failed meanwhile
+    result = get_provider().capture(
+        order=order, amount=order.total, idempotency_key=attempt.idempotency_key
+    )
+    outcome = services.capture_settle(order_id=order.pk, attempt=attempt, result=result)
+    assert outcome == services.CaptureOutcome.NOTHING
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.finished_at) == ("reversed", None)
+    assert not SandboxCharge.objects.filter(idempotency_key=f"reverse-{order.pk}").exists()
+    assert services.capture_reverse(attempt_id=attempt.pk) is True
+    assert services.capture_reverse(attempt_id=attempt.pk) is False
+    clock.advance(3600)
+    assert services.reversals_settle_due() == 0
+    attempt.refresh_from_db()
+    assert attempt.finished_at is not None
+    assert SandboxCharge.objects.filter(idempotency_key=f"reverse-{order.pk}").count() == 1
