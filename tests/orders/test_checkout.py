@@ -8,7 +8,7 @@ from orders import services
 from orders.models import Hold, Order
 from tests.factories import UserFactory
 from tests.helpers import assert_error
-from tests.orders.helpers import ADDRESS, buy, stock
+from tests.orders.helpers import ADDRESS, buy, pending_order, stock
 
 pytestmark = pytest.mark.django_db
 
@@ -178,3 +178,15 @@ def test_a_hold_in_checkout_cannot_be_cancelled(client_for, user, live_pin):
     checkout(client, hold["id"])
     assert_error(client.post(f"/api/v1/holds/{hold['id']}/cancel/"), 409, "invalid_state")
     assert stock(pin.product) == (10, 1)
+
+
+def test_with_always_eager_the_queued_capture_runs_inline(live_pin, monkeypatch):
+    """`CELERY_TASK_ALWAYS_EAGER` (debugging) still runs a task queued by name inline."""
+    from celery import current_app
+
+    from orders import dispatch
+
+    monkeypatch.setitem(current_app.conf, "task_always_eager", True)
+    order = pending_order(live_pin())
+    dispatch.send(dispatch.CAPTURE_PAYMENT, order.pk)
+    assert Order.objects.get(pk=order.pk).status == "paid"
