@@ -8,7 +8,7 @@ it (a Redis restart loses nothing: Redis only carries the events). Why not a Red
 measured in docs/auctions.md.
 
 Lock order: Auction → (orders' order) Order → Hold → Shipment → Variant → WaitlistEntry,
-so closing and paying never deadlock with checkout (orders/services.py's order follows).
+so closing and paying never deadlock with checkout (orders/services/'s order follows).
 
 Closing happens once: under the auction's lock, a guarded
 ``UPDATE auctions_auction SET status = .. WHERE id = .. AND status = 'running'``;
@@ -32,9 +32,9 @@ from auctions.selectors import auction_payload, strikes_recent
 from catalog.models import Product, Variant
 from core.errors import ApiError, Forbidden, Invalid, NotFound
 from orders import clock, inventory
-from orders import services as checkout
+from orders import services as checkout  # its public names only
 from orders.models import Address, Hold, PaymentMethod
-from orders.terms import BuyerBusy, buyer_limit_room, sale_terms
+from orders.terms import OfferRoom, offer_room, sale_terms
 from streams.events import emit_show_event, emit_user_event
 from streams.models import Show
 from streams.selectors import Role, iso, money, show_with_role
@@ -231,7 +231,7 @@ def auction_start(
             msg = "No such active product in this show's shop."
             raise Invalid(f"product: {msg}", details={"product": [msg]})
         listing_require_ready(product)  # 409 listing_not_ready (trust's rule)
-        variant = checkout._resolve_variant(product=product, variant_id=variant_id)
+        variant = checkout.variant_choose(product=product, variant_id=variant_id)
         if Auction.objects.filter(show=show, status=Auction.Status.RUNNING).exists():
             raise ApiError("auction_running", "An auction is already running.", status=409)
         now = clock.now()
@@ -272,7 +272,7 @@ def auction_start(
         available = inventory.reserve(variant_id=variant.pk, quantity=1)
         if available is None:
             raise ApiError("sold_out", "No unit left to auction.", status=409)
-        checkout._emit_stock(show_id=show.pk, variant=variant, available=available)
+        inventory.announce_variant(show_id=show.pk, variant=variant, available=available)
         _emit_started(auction)
         _prebids_apply(auction=auction, now=now)
         _schedule_close(auction)
@@ -488,20 +488,8 @@ def _award(*, auction: Auction, now: datetime) -> Any:
     hold.unit_price = auction.current_bid
     hold.expires_at = now + timedelta(seconds=settings.HOLD_TTL_SECONDS)
     hold.save(update_fields=["buyer", "unit_price", "expires_at"])
-    method = PaymentMethod.objects.filter(user_id=winner.pk, is_default=True).first()
-    address = Address.objects.filter(user_id=winner.pk, is_default=True).first()
-    order = None
-    if method is not None and address is not None:
-        order = checkout._order_open(
-            hold=hold,
-            payment_token=method.token,
-            payment_method=method,
-            address=address.snapshot(),
-            now=now,
-        )
-        checkout._emit_order(order)
-        checkout._enqueue_capture(order.pk)
-    checkout._emit_hold(hold)
+    order = checkout.order_open_one_tap(hold=hold, now=now)
+    checkout.hold_updated(hold)
     return order
 
 
@@ -511,7 +499,7 @@ def _unit_release(*, auction: Auction, now: datetime) -> None:
         return
     hold = Hold.objects.select_related("variant").filter(pk=auction.hold_id).first()
     if hold is not None:
-        checkout._hold_end(hold=hold, status=Hold.Status.CANCELLED, now=now)
+        checkout.hold_end(hold=hold, status=Hold.Status.CANCELLED, now=now)
 
 
 def auctions_close_due() -> int:
@@ -658,7 +646,7 @@ def _strikes_enforce(*, user: Any, auction: Auction) -> None:
 def _second_chance_offer(*, auction: Auction, now: datetime) -> Hold | None:
     """Offer the unit to the runner-up at their highest bid, as a waitlist offer: a hold
     expiring after `WAITLIST_OFFER_SECONDS`, within the buyer's per-buyer limit
-    (`orders.terms.buyer_limit_room`, the rule every hold-creating path obeys). Runners-up
+    (`orders.terms.offer_room`, the rule every hold-creating path obeys). Runners-up
     at their limit or mid-purchase are passed over for the next best maximum."""
     runners = (
         ProxyBid.objects.filter(auction=auction)
@@ -667,19 +655,9 @@ def _second_chance_offer(*, auction: Auction, now: datetime) -> Hold | None:
     )
     variant = Variant.objects.select_related("product").get(pk=auction.variant_id)
     terms = sale_terms(show_id=auction.show_id, product_id=auction.product_id, variant=variant)
+    where = {"show_id": auction.show_id, "product_id": auction.product_id}
     for runner in runners[:20]:
-        try:
-            room = buyer_limit_room(
-                buyer_id=runner.bidder_id,
-                show_id=auction.show_id,
-                product_id=auction.product_id,
-                limit=terms.limit_per_buyer,
-                now=now,
-                wait=False,
-            )
-        except BuyerBusy:
-            continue
-        if room is not None and room < 1:
+        if offer_room(buyer_id=runner.bidder_id, **where, terms=terms, now=now) != OfferRoom.OK:
             continue
         top = Bid.objects.filter(auction=auction, bidder_id=runner.bidder_id).order_by("-amount")
         highest = top.values_list("amount", flat=True).first()
@@ -696,6 +674,6 @@ def _second_chance_offer(*, auction: Auction, now: datetime) -> Hold | None:
             now=now,
         )
         Auction.objects.filter(pk=auction.pk).update(second_chance=hold)
-        checkout._emit_stock(show_id=auction.show_id, variant=variant, available=left)
+        inventory.announce_variant(show_id=auction.show_id, variant=variant, available=left)
         return hold
     return None

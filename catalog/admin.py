@@ -1,5 +1,5 @@
 """Admin for the catalog. Stock figures and the ledger are read-only here: on-hand stock
-moves only through `catalog.services.stock_adjust` (ledger line, no-oversell check)."""
+moves only through `catalog.stock.stock_adjust` (owner: orders.inventory)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,9 @@
 
 Authorization is checked by the caller (see `catalog.selectors.shop_get_managed`), so
 these services stay usable by other apps, the admin and background jobs. Stock changes
-go through `stock_adjust` / `stock_adjust_many` only: one conditional UPDATE that cannot
-take available stock below zero, plus the ledger line, in one transaction.
+go through `stock_adjust` / `stock_adjust_many` only (`catalog.stock`, served by stock's
+one owner `orders.inventory`): one conditional UPDATE that cannot take available stock
+below zero, plus the ledger line, in one transaction.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.utils.text import slugify
 
 from catalog import rules
 from catalog.models import Product, Shop, ShopStaff, StockAdjustment, Variant
-from core.errors import ApiError, Invalid, NotFound
+
+# Stock moves through its one owner, orders.inventory (catalog.stock says why and how).
+from catalog.stock import InsufficientStock, stock_adjust, stock_adjust_many  # noqa: F401
+from core.errors import ApiError, Invalid
 from trust.services import listing_review
 
 # --- shops -----------------------------------------------------------------------------
@@ -322,183 +326,6 @@ def product_delete(*, product: Product) -> None:
     """Archive the product: it leaves the catalog, but pins, holds and orders that refer
     to it (and its SKUs, which stay reserved) keep their history."""
     Product.objects.filter(pk=product.pk).update(is_active=False)
-
-
-# --- stock -----------------------------------------------------------------------------
-
-
-class InsufficientStock(ApiError):
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
-        super().__init__("insufficient_stock", message, status=409, details=details)
-
-
-def _check_adjustment(*, reason: str, kind: str) -> str:
-    reason = reason.strip()
-    if not reason:
-        raise Invalid("A stock change needs a reason.", details={"reason": ["Required."]})
-    if kind not in StockAdjustment.Kind.values:
-        raise Invalid("Unknown adjustment kind.", details={"kind": [f"Unknown kind {kind!r}."]})
-    return reason[:500]
-
-
-# INVARIANT (SPEC "No oversell"): 0 <= held <= stock_on_hand for every variant, always.
-# The WHERE clause only lets the UPDATE through when on-hand after the change still
-# covers the held units, so concurrent adjustments and holds (which raise `held` with
-# their own conditional UPDATE) serialize on the row lock and none can overshoot; the
-# CHECK constraints on catalog_variant are the last line of defence.
-_ADJUST_ONE_SQL = f"""
-    UPDATE {Variant._meta.db_table}
-       SET stock_on_hand = stock_on_hand + %(delta)s
-     WHERE id = %(id)s
-       AND stock_on_hand + %(delta)s >= held
-       AND stock_on_hand + %(delta)s <= %(max)s
- RETURNING stock_on_hand, held, product_id
-"""  # noqa: S608  (table name from the model, values bound)
-
-
-def stock_adjust(
-    *,
-    variant_id: int,
-    delta: int,
-    reason: str,
-    actor: User | None,
-    kind: str = StockAdjustment.Kind.MANUAL,
-) -> StockAdjustment:
-    """Add `delta` (may be negative) to a variant's on-hand stock and write the ledger line.
-
-    Raises 409 `insufficient_stock` when the change would take available stock
-    (on hand - held) below zero, `Invalid` for a zero delta, a blank reason or an on-hand
-    above `rules.MAX_STOCK`, and `NotFound` for an unknown variant. `actor` is None for
-    system changes (for example a restock after a cancelled order). Viewers of every live
-    show where the product is pinned get `stock.changed` after commit.
-    """
-    reason = _check_adjustment(reason=reason, kind=kind)
-    if delta == 0:
-        raise Invalid("A stock change cannot be zero.", details={"delta": ["Must not be 0."]})
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _ADJUST_ONE_SQL, {"id": variant_id, "delta": delta, "max": rules.MAX_STOCK}
-            )
-            row = cursor.fetchone()
-        if row is None:
-            _raise_adjust_refused(variant_id=variant_id, delta=delta)
-        on_hand_after, held, product_id = row
-        entry = StockAdjustment.objects.create(
-            variant_id=variant_id,
-            kind=kind,
-            delta=delta,
-            reason=reason,
-            actor=actor,
-            on_hand_before=on_hand_after - delta,
-            on_hand_after=on_hand_after,
-        )
-        _emit_stock_changed([(product_id, variant_id, on_hand_after - held)])
-    return entry
-
-
-def _raise_adjust_refused(*, variant_id: int, delta: int) -> None:
-    current = Variant.objects.filter(pk=variant_id).values("stock_on_hand", "held").first()
-    if current is None:
-        raise NotFound("No such variant.")
-    if current["stock_on_hand"] + delta > rules.MAX_STOCK:
-        raise Invalid(
-            f"Stock on hand cannot exceed {rules.MAX_STOCK}.", details={"delta": ["Too large."]}
-        )
-    available = current["stock_on_hand"] - current["held"]
-    raise InsufficientStock(
-        f"Only {available} units are available; this change would take stock below zero.",
-        details={"variant": variant_id, "available": available},
-    )
-
-
-def stock_adjust_many(
-    *,
-    changes: Sequence[tuple[int, int]],
-    reason: str,
-    actor: User | None,
-    kind: str,
-) -> list[StockAdjustment]:
-    """Apply several `(variant_id, delta)` changes all-or-nothing (used by the CSV import).
-
-    Same rule as `stock_adjust`, as one conditional UPDATE for the whole batch. Rows are
-    locked in primary-key order first, so two batches never deadlock each other. Raises
-    `InsufficientStock` (nothing applied) naming the variants that would go below zero.
-    """
-    reason = _check_adjustment(reason=reason, kind=kind)
-    changes = [(int(v), int(d)) for v, d in changes if d]
-    if not changes:
-        return []
-    ids = [v for v, _ in changes]
-    if len(set(ids)) != len(ids):
-        raise ValueError("stock_adjust_many: a variant appears twice")
-    table = Variant._meta.db_table
-    values_sql = ", ".join(["(%s::bigint, %s::integer)"] * len(changes))
-    params: list[int] = [x for pair in changes for x in pair]
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",  # noqa: S608
-                [ids],
-            )
-            # Same invariant as _ADJUST_ONE_SQL, for many rows at once.
-            cursor.execute(
-                f"""
-                UPDATE {table} AS v
-                   SET stock_on_hand = v.stock_on_hand + d.delta
-                  FROM (VALUES {values_sql}) AS d(id, delta)
-                 WHERE v.id = d.id
-                   AND v.stock_on_hand + d.delta >= v.held
-                   AND v.stock_on_hand + d.delta <= %s
-             RETURNING v.id, v.stock_on_hand, v.held, v.product_id
-                """,  # noqa: S608
-                [*params, rules.MAX_STOCK],
-            )
-            rows = {r[0]: r[1:] for r in cursor.fetchall()}
-        refused = [v for v in ids if v not in rows]
-        if refused:
-            raise InsufficientStock(
-                "These changes would take available stock below zero.",
-                details={"variants": refused},
-            )
-        deltas = dict(changes)
-        entries = StockAdjustment.objects.bulk_create(
-            StockAdjustment(
-                variant_id=variant_id,
-                kind=kind,
-                delta=deltas[variant_id],
-                reason=reason,
-                actor=actor,
-                on_hand_before=on_hand - deltas[variant_id],
-                on_hand_after=on_hand,
-            )
-            for variant_id, (on_hand, _held, _product) in rows.items()
-        )
-        _emit_stock_changed(
-            [(product_id, vid, on_hand - held) for vid, (on_hand, held, product_id) in rows.items()]
-        )
-    return entries
-
-
-def _emit_stock_changed(changes: Sequence[tuple[int, int, int]]) -> None:
-    """`stock.changed` {product, variant, available} to every live show pinning the product."""
-    from streams.events import emit_show_event
-    from streams.models import Pin, Show
-
-    product_ids = {product_id for product_id, _, _ in changes}
-    pins = Pin.objects.filter(
-        product_id__in=product_ids, unpinned_at__isnull=True, show__status=Show.Status.LIVE
-    ).values_list("show_id", "product_id")
-    shows_by_product: dict[int, list[int]] = {}
-    for show_id, product_id in pins:
-        shows_by_product.setdefault(product_id, []).append(show_id)
-    for product_id, variant_id, available in changes:
-        for show_id in shows_by_product.get(product_id, []):
-            emit_show_event(
-                show_id=show_id,
-                type="stock.changed",
-                data={"product": product_id, "variant": variant_id, "available": available},
-            )
 
 
 # --- CSV import ------------------------------------------------------------------------

@@ -1,13 +1,14 @@
 """Dispute writes: open, the seller's answer, the staff decision and the deadline sweep.
 
-Concurrency (the lock order of `orders/services.py`, extended): Order → Dispute. Every
+Concurrency (the lock order of `orders/services/`, extended): Order → Dispute. Every
 change to a dispute happens while its order's row is locked, after re-reading the
 dispute's status, so a seller refunding, staff deciding and two beat sweeps racing at the
 deadline agree: the first to lock the order resolves the dispute, the others find it
 resolved and change nothing. The refund itself is `orders.services.order_refund` (one
-`Refund` row per order, provider idempotency key `refund-<order id>`), so even a worker
-killed after the provider answered cannot refund twice: its transaction rolls back and
-the next attempt gets the provider's first answer back.
+`Refund` row per order, provider idempotency key `refund-<order id>`): decided in the
+dispute's transaction, the provider is called after it commits, with no lock held, and a
+worker killed before the answer is recorded leaves the refund to the settle sweep
+(orders/services/aftersale.py).
 """
 
 from __future__ import annotations

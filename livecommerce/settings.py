@@ -401,6 +401,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": env.float("PAYMENT_RECOVER_SWEEP_SECONDS", default=5.0),
         "options": {"expires": 30},
     },
+    "orders-refunds-settle-due": {
+        "task": "orders.refunds_settle_due",
+        "schedule": env.float("PAYMENT_RECOVER_SWEEP_SECONDS", default=5.0),
+        "options": {"expires": 30},
+    },
     # Trust deadlines (trust/tasks.py; docs/trust.md): expired cases, overdue appeals.
     "trust-deadlines": {
         "task": "trust.deadlines",

@@ -1,5 +1,5 @@
 """Staff views of checkout data (support, disputes). Stock-moving fields are read-only:
-holds, orders and attempts change only through orders/services.py."""
+holds, orders and attempts change only through orders/services/."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Checkout: holds, orders, payments, saved payment methods and addresses, shipping, waitlist.
 
-The rules these rows obey (SPEC "Invariants") are enforced by `orders/services.py` and,
+The rules these rows obey (SPEC "Invariants") are enforced by `orders/services/` and,
 where a database can say it, by constraints here:
 
 - a hold ends at most once: `ended_at` is set exactly when `status` leaves `active`;
@@ -195,6 +195,9 @@ class Refund(models.Model):
     )
     provider_ref = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
+    # When the provider's answer was recorded; NULL while the refund is decided but not
+    # yet settled (orders/services/aftersale.py: the provider is called after commit).
+    settled_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"refund of order {self.order_id}"

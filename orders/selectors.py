@@ -21,6 +21,7 @@ from orders.models import (
     Order,
     PaymentAttempt,
     PaymentMethod,
+    Refund,
     Shipment,
     ShippingRate,
 )
@@ -59,18 +60,6 @@ def _fee_from_rates(*, rates: list[tuple[int | None, Decimal]], weight_grams: in
     return rates[-1][1]  # heavier than every bracket and no open-ended row: the top fee
 
 
-def variant_weight_grams(*, variant: Variant) -> int:
-    if variant.weight_grams is not None:
-        return variant.weight_grams
-    return variant.product.weight_grams
-
-
-def open_shipment(*, buyer_id: int, shop_id: int, show_id: int) -> Shipment | None:
-    return Shipment.objects.filter(
-        buyer_id=buyer_id, shop_id=shop_id, show_id=show_id, status=Shipment.Status.OPEN
-    ).first()
-
-
 # The buyer's open parcel and the shop's fee table in one round trip (the buy path quotes
 # a fee on every buy). One row per rate (lightest first, as `ShippingRate.Meta.ordering`),
 # each carrying the parcel's columns (NULL when there is no open parcel); one row of NULL
@@ -103,7 +92,7 @@ def shipping_fee_quote(*, buyer: Any, show: Show, variant: Variant, quantity: in
     """What buying `quantity` of `variant` in `show` adds to this buyer's shipping: the fee
     for the parcel's weight afterwards minus what the parcel has already been charged
     (bundled shipping: usually 0 for a second purchase in the same show)."""
-    added = variant_weight_grams(variant=variant) * quantity
+    added = variant.effective_weight_grams * quantity
     if getattr(buyer, "is_authenticated", False):
         weight, charged, rates = _parcel_and_rates(
             buyer_id=buyer.pk, shop_id=show.shop_id, show_id=show.pk
@@ -198,6 +187,32 @@ def orders_stuck_in_payment(*, limit: int = 200) -> list[int]:
     # the capture task then sees and does nothing).
     running = held_capture_locks(order_ids=candidates)
     return [order_id for order_id in candidates if order_id not in running]
+
+
+def refunds_unsettled(*, limit: int = 200) -> list[int]:
+    """Refunds decided at least `PAYMENT_STUCK_SECONDS` ago whose provider call was never
+    recorded (its worker died after the decision committed): `refund_settle` them."""
+    quiet_since = clock.now() - timedelta(seconds=settings.PAYMENT_STUCK_SECONDS)
+    return list(
+        Refund.objects.filter(settled_at__isnull=True, created_at__lt=quiet_since)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def reversals_unfinished(*, limit: int = 200) -> list[int]:
+    """Captures marked `reversed` at least `PAYMENT_STUCK_SECONDS` ago whose reversal was
+    never recorded (`finished_at` empty): `capture_reverse` them."""
+    quiet_since = clock.now() - timedelta(seconds=settings.PAYMENT_STUCK_SECONDS)
+    return list(
+        PaymentAttempt.objects.filter(
+            status=PaymentAttempt.Status.REVERSED,
+            finished_at__isnull=True,
+            started_at__lt=quiet_since,
+        )
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
 
 
 def holds_due_for_expiry(*, variant_id: int | None = None, limit: int = 500) -> list[int]:

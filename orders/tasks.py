@@ -49,3 +49,10 @@ def orders_recover_stuck() -> int:
     for order_id in order_ids:
         capture_payment.delay(order_id)
     return len(order_ids)
+
+
+@shared_task(name="orders.refunds_settle_due")
+def refunds_settle_due() -> int:
+    """Settle refunds (and capture reversals) whose provider call was lost with its
+    worker; idempotent (the provider's keys)."""
+    return services.refunds_settle_due() + services.reversals_settle_due()

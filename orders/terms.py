@@ -6,8 +6,8 @@ One owner per rule (docs/STYLE 10). Every path that creates a hold reads its pri
 inserts the hold:
 
 - a direct buy in a live show and a replay purchase (`services.hold_create`);
-- a waitlist offer (`services._waitlist_offer`);
-- the auction second-chance offer to come (it must call both, like a waitlist offer).
+- a waitlist offer (`services.waitlist_offer`) and the auction second-chance offer,
+  through `offer_room`.
 
 The rules (docs/checkout.md, "What a show sells"):
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -48,7 +49,7 @@ WHERE show.id = %s
 FOR KEY SHARE OF show
 """
 # The buyer row, which serialises one buyer's hold-creating transactions (lock order:
-# buyer row first, see orders/services.py).
+# buyer row first, see orders/services/__init__.py).
 _LOCK_BUYER = "SELECT 1 FROM {table} WHERE id = %s FOR NO KEY UPDATE"
 
 
@@ -188,3 +189,22 @@ def buyer_limit_check(
             status=409,
             details={"limit_per_buyer": limit, "remaining": room},
         )
+
+
+class OfferRoom(StrEnum):
+    OK = "ok"  # the buyer may take one more unit
+    AT_LIMIT = "at_limit"  # they hold the limit already: pass them over
+    BUSY = "busy"  # mid-purchase (their row is locked): pass over for now, keep their place
+
+
+def offer_room(
+    *, buyer_id: int, show_id: int, product_id: int, terms: SaleTerms, now: datetime
+) -> OfferRoom:
+    """`buyer_limit_room` for a one-unit offer the buyer did not ask for (a waitlist offer,
+    an auction's second chance), made deep inside another transaction: never waits."""
+    where = {"buyer_id": buyer_id, "show_id": show_id, "product_id": product_id}
+    try:
+        room = buyer_limit_room(**where, limit=terms.limit_per_buyer, now=now, wait=False)
+    except BuyerBusy:
+        return OfferRoom.BUSY
+    return OfferRoom.AT_LIMIT if room is not None and room < 1 else OfferRoom.OK

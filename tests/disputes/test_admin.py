@@ -33,10 +33,13 @@ def test_dispute_admin_pages_render(admin_client, sold):
     assert admin_client.get(f"/admin/disputes/dispute/{dispute.pk}/change/").status_code == 200
 
 
-def test_a_staff_refund_decision_in_the_admin_refunds_once(admin_client, sold):
+def test_a_staff_refund_decision_in_the_admin_refunds_once(
+    admin_client, sold, django_capture_on_commit_callbacks
+):
     order, dispute = rejected(sold)
     url = f"/admin/disputes/dispute/{dispute.pk}/change/"
-    res = admin_client.post(url, {"decision": "refund", "decision_reason": "Photos convince."})
+    with django_capture_on_commit_callbacks(execute=True):  # the provider: after commit
+        res = admin_client.post(url, {"decision": "refund", "decision_reason": "Photos convince."})
     assert res.status_code == 302
     dispute.refresh_from_db()
     assert (dispute.status, dispute.resolution) == ("resolved_refunded", "staff_refunded")

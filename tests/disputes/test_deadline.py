@@ -32,7 +32,9 @@ def opened(order: Order) -> Dispute:
 
 
 @pytest.mark.django_db
-def test_the_beat_task_refunds_only_once_the_deadline_has_passed(sold, clock):
+def test_the_beat_task_refunds_only_once_the_deadline_has_passed(
+    sold, clock, django_capture_on_commit_callbacks
+):
     order = sold("shipped")
     dispute = opened(order)
     clock.advance(DEADLINE_S - 1)
@@ -42,7 +44,8 @@ def test_the_beat_task_refunds_only_once_the_deadline_has_passed(sold, clock):
     assert refund_charges(order) == 0
 
     clock.advance(2)
-    assert disputes_refund_overdue() == 1
+    with django_capture_on_commit_callbacks(execute=True):  # the provider: after commit
+        assert disputes_refund_overdue() == 1
     dispute.refresh_from_db()
     assert (dispute.status, dispute.resolution) == ("resolved_refunded", "deadline_missed")
     assert dispute.resolved_at == clock.now()
@@ -70,10 +73,13 @@ def test_a_seller_who_answered_in_time_is_left_alone(sold, clock):
 
 
 @pytest.mark.django_db
-def test_an_order_refunded_another_way_is_not_refunded_twice(sold, clock):
+def test_an_order_refunded_another_way_is_not_refunded_twice(
+    sold, clock, django_capture_on_commit_callbacks
+):
     order = sold("shipped")
     dispute = opened(order)
-    orders_services.order_refund(actor=order.shop.owner, order_id=order.pk, reason="Direct")
+    with django_capture_on_commit_callbacks(execute=True):  # the provider: after commit
+        orders_services.order_refund(actor=order.shop.owner, order_id=order.pk, reason="Direct")
     clock.advance(DEADLINE_S + 1)
     assert disputes_refund_overdue() == 1
     dispute.refresh_from_db()

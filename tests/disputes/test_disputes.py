@@ -186,10 +186,13 @@ def test_unknown_order_and_malformed_json(client_for, user):
 # --------------------------------------------------------------------------- the seller
 
 
-def test_seller_refund_goes_through_the_provider_once(sold, client_for):
+def test_seller_refund_goes_through_the_provider_once(
+    sold, client_for, django_capture_on_commit_callbacks
+):
     order = sold("shipped")
     dispute = open_dispute(client_for(order.buyer), order.pk).json()
-    res = respond(client_for(order.shop.owner), dispute["id"], "refund", "Sending a new one.")
+    with django_capture_on_commit_callbacks(execute=True):  # the provider: after commit
+        res = respond(client_for(order.shop.owner), dispute["id"], "refund", "Sending a new one.")
     assert res.status_code == 200, res.json()
     body = res.json()
     assert body["status"] == "resolved_refunded"
@@ -270,12 +273,15 @@ def test_responding_to_an_unknown_dispute(client_for, user):
 # --------------------------------------------------------------------------- staff
 
 
-def test_staff_decide_a_rejected_dispute_for_the_buyer(sold, client_for):
+def test_staff_decide_a_rejected_dispute_for_the_buyer(
+    sold, client_for, django_capture_on_commit_callbacks
+):
     order = sold("delivered")
     dispute = open_dispute(client_for(order.buyer), order.pk).json()
     respond(client_for(order.shop.owner), dispute["id"], "reject", "Looks fine")
     staff = UserFactory(is_staff=True)
-    res = decide(client_for(staff), dispute["id"], "refund", "Photos show a broken handle.")
+    with django_capture_on_commit_callbacks(execute=True):  # the provider: after commit
+        res = decide(client_for(staff), dispute["id"], "refund", "Photos show a broken handle.")
     assert res.status_code == 200
     body = res.json()
     assert (body["status"], body["resolution"]) == ("resolved_refunded", "staff_refunded")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import OperationalError, transaction
+
 from catalog.models import Variant
 from orders import services
 from orders.models import Hold, Order
@@ -28,6 +30,16 @@ def stock(product: Any) -> tuple[int, int]:
     """(stock_on_hand, held) of a simple product, fresh from the database."""
     v = variant_of(product)
     return v.stock_on_hand, v.held
+
+
+def order_row_locked(order_id: int) -> bool:
+    """Whether another transaction holds the order's row lock right now (NOWAIT probe)."""
+    try:
+        with transaction.atomic():
+            list(Order.objects.select_for_update(nowait=True).filter(pk=order_id))
+    except OperationalError:
+        return True
+    return False
 
 
 def active_held(variant_id: int) -> int:

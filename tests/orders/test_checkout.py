@@ -8,7 +8,7 @@ from orders import services
 from orders.models import Hold, Order
 from tests.factories import UserFactory
 from tests.helpers import assert_error
-from tests.orders.helpers import ADDRESS, buy, stock
+from tests.orders.helpers import ADDRESS, buy, pending_order, stock
 
 pytestmark = pytest.mark.django_db
 
@@ -58,16 +58,16 @@ def test_checkout_with_saved_payment_method_and_address_ids(client_for, user, li
 def test_checkout_queues_the_capture_after_commit(
     client_for, user, live_pin, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from orders import tasks
+    from orders import dispatch
 
-    queued: list[int] = []
-    monkeypatch.setattr(tasks.capture_payment, "delay", lambda order_id: queued.append(order_id))
+    queued: list[tuple[str, int]] = []
+    monkeypatch.setattr(dispatch, "send", lambda name, order_id: queued.append((name, order_id)))
     pin = live_pin()
     client = client_for(user)
     hold = buy(client, pin).json()["hold"]
     with django_capture_on_commit_callbacks(execute=True):
         order = checkout(client, hold["id"]).json()["order"]
-    assert queued == [order["id"]]
+    assert queued == [("orders.capture_payment", order["id"])]
 
 
 def test_checkout_of_an_expired_hold_is_invalid_state(client_for, user, live_pin, clock):
@@ -178,3 +178,15 @@ def test_a_hold_in_checkout_cannot_be_cancelled(client_for, user, live_pin):
     checkout(client, hold["id"])
     assert_error(client.post(f"/api/v1/holds/{hold['id']}/cancel/"), 409, "invalid_state")
     assert stock(pin.product) == (10, 1)
+
+
+def test_with_always_eager_the_queued_capture_runs_inline(live_pin, monkeypatch):
+    """`CELERY_TASK_ALWAYS_EAGER` (debugging) still runs a task queued by name inline."""
+    from celery import current_app
+
+    from orders import dispatch
+
+    monkeypatch.setitem(current_app.conf, "task_always_eager", True)
+    order = pending_order(live_pin())
+    dispatch.send(dispatch.CAPTURE_PAYMENT, order.pk)
+    assert Order.objects.get(pk=order.pk).status == "paid"

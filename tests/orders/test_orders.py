@@ -47,19 +47,31 @@ def test_orders_need_an_account(api_client):
     assert_error(api_client.get("/api/v1/orders/"), 401, "not_authenticated")
 
 
-def test_buyer_cancels_a_paid_order_refunded_and_restocked_once(client_for, live_pin):
+def test_buyer_cancels_a_paid_order_refunded_and_restocked_once(
+    client_for, live_pin, django_capture_on_commit_callbacks
+):
     pin = live_pin(stock=5)
     buyer = UserFactory()
     order = paid_order(pin, buyer=buyer, quantity=2)
     assert stock(pin.product) == (3, 0)
     client = client_for(buyer)
-    r = client.post(f"/api/v1/orders/{order.pk}/cancel/")
+    with django_capture_on_commit_callbacks() as after_commit:
+        r = client.post(f"/api/v1/orders/{order.pk}/cancel/")
     assert r.status_code == 200
     assert r.json()["status"] == "cancelled"
     assert stock(pin.product) == (5, 0)
     assert StockAdjustment.objects.filter(kind="restock", delta=2).count() == 1
-    assert Refund.objects.get(order=order).amount == order.total
+    refund = Refund.objects.get(order=order)
+    assert refund.amount == order.total
+    # Decided under the order's lock; the provider is called only after commit.
+    assert refund.settled_at is None
+    assert not SandboxCharge.objects.filter(kind="refund").exists()
+    for callback in after_commit:
+        callback()
     assert SandboxCharge.objects.filter(kind="refund").count() == 1
+    refund.refresh_from_db()
+    assert refund.settled_at is not None
+    assert refund.provider_ref == SandboxCharge.objects.get(kind="refund").reference
     # Again: refused, and nothing moves twice.
     assert_error(client.post(f"/api/v1/orders/{order.pk}/cancel/"), 409, "invalid_state")
     assert stock(pin.product) == (5, 0)

@@ -15,6 +15,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from catalog.models import StockAdjustment
+from orders import clock as orders_clock
 from orders import selectors, services
 from orders.models import Hold, Order, PaymentAttempt, SandboxCharge
 from orders.payment_lock import CAPTURE_LOCK_SPACE
@@ -158,7 +159,7 @@ def test_capture_task_checks_back_later_while_another_attempt_runs(live_pin, set
 
     pin = live_pin()
     order = pending_order(pin)
-    _started_attempt(order, services.clock.now())
+    _started_attempt(order, orders_clock.now())
     with capture_running(order.pk), pytest.raises(Retry) as raised:
         capture_payment.apply(args=[order.pk], throw=True)
     assert raised.value.when == settings.PAYMENT_RETRY_BACKOFF_MAX_SECONDS
@@ -233,7 +234,7 @@ def test_the_database_refuses_a_second_successful_capture(live_pin):
             amount=order.total,
             currency="USD",
             idempotency_key="x",
-            started_at=services.clock.now(),
+            started_at=orders_clock.now(),
         )
 
 

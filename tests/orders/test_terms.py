@@ -188,14 +188,16 @@ def after_offer_resolved(monkeypatch: pytest.MonkeyPatch) -> Any:
     mid-buy (after Saleor's `race_condition` helper)."""
 
     def install(fn: Any) -> None:
-        original = services._resolve_offer
+        from orders.services import buy
+
+        original = buy.resolve_offer
 
         def racing(**kwargs: Any) -> Any:
             offer = original(**kwargs)
             fn()
             return offer
 
-        monkeypatch.setattr(services, "_resolve_offer", racing)
+        monkeypatch.setattr(buy, "resolve_offer", racing)
 
     return install
 
@@ -303,14 +305,16 @@ def test_a_repin_waits_for_a_buy_that_read_the_rule_until_it_commits(
     pin = live_pin(stock=5, price="0.01")
     host, buyer = pin.show.shop.owner, UserFactory()
     rule_read, go_on = threading.Event(), threading.Event()
-    original = services.buyer_limit_check
+    from orders.services import buy
+
+    original = buy.buyer_limit_check
 
     def pausing(**kwargs: Any) -> None:
         rule_read.set()
         go_on.wait(60)
         original(**kwargs)
 
-    monkeypatch.setattr(services, "buyer_limit_check", pausing)
+    monkeypatch.setattr(buy, "buyer_limit_check", pausing)
     outcome: dict[str, Any] = {}
 
     def run(name: str, fn: Any) -> None:
