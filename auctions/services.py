@@ -30,7 +30,7 @@ from auctions import rules
 from auctions.models import Auction, Bid, PreBid, ProxyBid, Strike
 from auctions.selectors import auction_payload, strikes_recent
 from catalog.models import Product, Variant
-from core.errors import ApiError, Forbidden, Invalid, NotFound
+from core.errors import ApiError, Forbidden, InternalError, Invalid, NotFound
 from orders import clock, inventory
 from orders import services as checkout
 from orders.models import Address, Hold, PaymentMethod
@@ -481,8 +481,8 @@ def _award(*, auction: Auction, now: datetime) -> Any:
     """Hand the auction's held unit to the winner at the hammer price; with their saved
     payment method and address, open the order (one-tap) and queue its capture."""
     winner = auction.winner
-    assert winner is not None and auction.current_bid is not None
-    assert auction.hold_id is not None
+    if winner is None or auction.current_bid is None or auction.hold_id is None:
+        raise InternalError(f"auction {auction.pk} is awarded without a winner, bid or hold")
     hold = Hold.objects.select_for_update().select_related("variant").get(pk=auction.hold_id)
     hold.buyer_id = winner.pk
     hold.unit_price = auction.current_bid

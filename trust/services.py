@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import Product
-from core.errors import ApiError, Invalid, NotFound
+from core.errors import ApiError, InternalError, Invalid, NotFound
 from core.text import check_text
 from streams.events import emit_user_event
 from streams.models import ChatMessage, ModerationAction, Show
@@ -75,13 +75,13 @@ def case_open(
                   expires_at=None)
     """
     if kind not in Case.Kind.values:
-        raise ValueError(f"unknown case kind {kind!r}")
+        raise InternalError(f"unknown case kind {kind!r}")
     if actor not in Case.Actor.values:
-        raise ValueError(f"unknown case actor {actor!r}")
+        raise InternalError(f"unknown case actor {actor!r}")
     if rule not in RULES:
-        raise ValueError(f"unknown rule {rule!r}; add it to trust/rules.py")
+        raise InternalError(f"unknown rule {rule!r}; add it to trust/rules.py")
     if not reason.strip():
-        raise ValueError("a case needs a reason")
+        raise InternalError("a case needs a reason")
     now = timezone.now()
     case = Case.objects.create(
         subject=subject,

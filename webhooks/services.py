@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.models import Shop
-from core.errors import Invalid, InvalidState
+from core.errors import InternalError, Invalid, InvalidState
 from webhooks import signing
 from webhooks.events import ALL_EVENTS, EVENT_TYPES
 from webhooks.models import Delivery, Endpoint, new_event_id
@@ -57,7 +57,7 @@ def event_record(*, shop_id: int, type: str, data: dict[str, Any]) -> int:
     The relay is woken once the transaction commits.
     """
     if type not in EVENT_TYPES:
-        raise ValueError(f"unregistered webhook event type {type!r} (see webhooks/events.py)")
+        raise InternalError(f"unregistered webhook event type {type!r} (see webhooks/events.py)")
     params: dict[str, Any] = {
         "shop": shop_id,
         "type": type,
