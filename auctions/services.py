@@ -28,7 +28,7 @@ from django.db import IntegrityError, transaction
 
 from auctions import rules
 from auctions.models import Auction, Bid, PreBid, ProxyBid, Strike
-from auctions.selectors import auction_payload, strikes_recent
+from auctions.selectors import auction_payload, auctions_due, strikes_recent
 from catalog.models import Product, Variant
 from core.errors import ApiError, Forbidden, InternalError, Invalid, NotFound
 from orders import clock, inventory
@@ -180,7 +180,7 @@ def _emit_closed(auction: Auction) -> None:
 def _schedule_close(auction: Auction) -> None:
     """Queue the close for `ends_at`, after commit. The beat sweep closes it anyway if
     this message is lost or its worker dies, so a broker error is only logged."""
-    from auctions.tasks import auction_close_at
+    from auctions.tasks import auction_close_at  # the task module imports this one
 
     auction_id, eta = auction.pk, auction.ends_at
 
@@ -517,8 +517,6 @@ def _unit_release(*, auction: Auction, now: datetime) -> None:
 def auctions_close_due() -> int:
     """The sweep: close every running auction past its end (safe to run anywhere, any
     number of times). Returns how many this call closed."""
-    from auctions.selectors import auctions_due
-
     return sum(auction_close(auction_id=pk) for pk in auctions_due())
 
 

@@ -33,6 +33,9 @@ from django.core.exceptions import (
 )
 from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
+from django.views.defaults import bad_request, page_not_found, server_error
+from psycopg import errors as pg_errors
+from psycopg_pool import PoolTimeout
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -189,34 +192,26 @@ def error_reply(exc: BaseException) -> ErrorReply:
         # Redis is down and this request truly needs it (e.g. a ws-ticket): nothing changed,
         # tell the client to come back rather than calling it a bug.
         logger.warning("Redis unreachable while serving a request: %r", exc)
-        return ErrorReply(
-            503,
-            "service_unavailable",
-            "This is temporarily unavailable; please retry shortly.",
-            headers={"Retry-After": "5"},
-        )
+        return _unavailable("This is temporarily unavailable; please retry shortly.", 5)
     if database_busy(exc):
         # Every pooled connection is in use (or PostgreSQL is out of connection slots):
         # nothing was done; shed the load at once rather than queueing without bound.
         logger.warning("no database connection free: %r", exc)
-        return ErrorReply(
-            503,
-            "service_unavailable",
-            "We are very busy right now; please retry.",
-            headers={"Retry-After": "1"},
-        )
+        return _unavailable("We are very busy right now; please retry.", 1)
     if isinstance(exc, InternalError) and exc.retryable:
         logger.warning("retryable internal failure: %r", exc)
-        return ErrorReply(
-            503,
-            "service_unavailable",
-            "This is temporarily unavailable; please retry shortly.",
-            headers={"Retry-After": "1"},
-        )
+        return _unavailable("This is temporarily unavailable; please retry shortly.", 1)
     if isinstance(exc, drf_exceptions.APIException):
         return _drf_reply(exc)
     # A bug, or an InternalError: a 500 whose traceback the caller logs.
     return ErrorReply(500, "server_error", SERVER_ERROR_MESSAGE, expected=False)
+
+
+def _unavailable(message: str, retry_after_s: int) -> ErrorReply:
+    """Nothing changed and a retry may succeed: 503 with Retry-After."""
+    return ErrorReply(
+        503, "service_unavailable", message, headers={"Retry-After": str(retry_after_s)}
+    )
 
 
 def _drf_reply(api_exc: drf_exceptions.APIException) -> ErrorReply:
@@ -270,9 +265,6 @@ def database_busy(exc: BaseException) -> bool:
     """Whether `exc` means "no database connection to be had now": the connection pool had
     none free within DB_POOL_TIMEOUT_SECONDS, or PostgreSQL refused a new connection (too
     many clients). Both are load, not bugs: the request is answered 503."""
-    from psycopg import errors as pg_errors
-    from psycopg_pool import PoolTimeout
-
     if not isinstance(exc, DatabaseOperationalError):
         return False
     cause = exc.__cause__
@@ -309,22 +301,16 @@ def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonRe
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponseBase:
     if _is_api(request):
         return json_400(request, exception)
-    from django.views.defaults import bad_request
-
     return bad_request(request, exception or SuspiciousOperation())
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponseBase:
     if _is_api(request):
         return json_404(request, exception)
-    from django.views.defaults import page_not_found
-
     return page_not_found(request, exception or Http404())
 
 
 def handler500(request: HttpRequest) -> HttpResponseBase:
     if _is_api(request):
         return json_500(request)
-    from django.views.defaults import server_error
-
     return server_error(request)

@@ -22,8 +22,9 @@ from streams.events import emit_user_event
 from streams.models import ChatMessage, ModerationAction, Show
 from streams.selectors import iso, user_show_role
 from trust.models import Appeal, Case, CaseEvent
+from trust.quality import listing_prohibited
 from trust.rules import DEFAULT_CHAT_RULE, RULES
-from trust.selectors import case_payload
+from trust.selectors import case_payload, cleared_listing_terms, user_can_see_case
 
 logger = logging.getLogger(__name__)
 
@@ -203,8 +204,6 @@ def appeal_create(*, case_id: int, user: Any, text: Any) -> Appeal:
     if case is None:
         raise NotFound("No such case.")
     if case.subject_id != user.pk:
-        from trust.selectors import user_can_see_case
-
         if user_can_see_case(user=user, case=case):
             raise ApiError(
                 "permission_denied", "Only the person the case is about may appeal.", status=403
@@ -293,6 +292,8 @@ def _lift(*, case: Case, staff: Any, reason: str) -> bool:
     - bidding blocked, account restricted: the case itself was the restriction.
     """
     if case.kind in _CHAT_KINDS.values():
+        # streams.services imports this module (moderation opens cases): a known cycle,
+        # listed in pyproject's import contract until one side stops calling the other.
         from streams.services import moderation_lift
 
         if case.show_id is None or case.moderation_action_id is None:
@@ -391,9 +392,6 @@ def listing_review(*, products: list[Product], actor: Any = None) -> None:
     prohibited terms is flagged, a
     `listing_flagged` case for the shop owner (once per product and set of terms); a
     flagged listing whose terms are gone has its case lifted."""
-    from trust.quality import listing_prohibited
-    from trust.selectors import cleared_listing_terms
-
     if not products:
         return
     cleared: dict[int, set[str]] = {}

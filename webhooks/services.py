@@ -22,6 +22,7 @@ from core.errors import InternalError, Invalid, InvalidState
 from webhooks import signing
 from webhooks.events import ALL_EVENTS, EVENT_TYPES
 from webhooks.models import Delivery, Endpoint, new_event_id
+from webhooks.relay import relay_wake
 from webhooks.urlcheck import UnsafeUrl, url_resolve
 
 logger = logging.getLogger(__name__)
@@ -76,8 +77,6 @@ def event_record(*, shop_id: int, type: str, data: dict[str, Any]) -> int:
 def _wake_relay() -> None:
     """After commit. A broker or Redis outage must not fail a committed change: the
     sweep (`webhooks.sweep`) finds the due deliveries and starts a relay."""
-    from webhooks.relay import relay_wake
-
     try:
         relay_wake()
     except Exception:
