@@ -33,7 +33,7 @@ DEPLOY_ENV = DEBUG=0 ALLOWED_HOSTS=example.com PAYMENT_SANDBOX_ALLOWED=1 \
 help:
 	@echo "make run            start the product (web, worker, beat) with demo data"
 	@echo "make test           run the whole test suite (PYTEST_ARGS='-k ...' to narrow)"
-	@echo "make lint           ruff format --check, ruff check, mypy"
+	@echo "make lint           ruff format --check, ruff check, mypy, lint-imports"
 	@echo "make fmt            ruff format and ruff check --fix"
 	@echo "make check          lint + check --deploy + makemigrations --check + compose check"
 	@echo "make bench-fanout   live-room fan-out benchmark (BENCH_ARGS=...)"
@@ -65,6 +65,7 @@ lint: install
 	ruff format --check .
 	ruff check .
 	DEBUG=1 mypy .
+	lint-imports
 
 fmt: install
 	ruff format .

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from accounts.services import token_issue, token_revoke, user_register
 from accounts.signin import signin_attempt_check, signin_refusal
+from catalog.selectors import shops_for_user
 from core.api import ApiView
 from core.errors import ApiError
 
@@ -90,8 +91,6 @@ class MeApi(ApiView):
         )
     )
     def get(self, request: Request) -> Response:
-        from catalog.selectors import shops_for_user
-
         user: Any = request.user
         shops = [
             {

@@ -5,6 +5,8 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
+        # In ready(): the admin site and accounts.pages (forms on the auth models) need
+        # the app registry loaded.
         from django.contrib import admin
 
         from accounts.pages import AdminSignInForm

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from rest_framework.authtoken.models import Token
 
+from accounts.authentication import token_cache_revoke
 from core.errors import Invalid
 
 
@@ -43,8 +44,6 @@ def token_revoke(*, user: User) -> None:
     """Delete the user's token: it stops working at once, also where it was cached
     (`accounts.authentication`). The cache is told first: if Redis is unreachable this
     raises (a 503) and the token is left as it was, never half revoked."""
-    from accounts.authentication import token_cache_revoke
-
     for key in Token.objects.filter(user=user).values_list("key", flat=True):
         token_cache_revoke(key=key)
     Token.objects.filter(user=user).delete()

@@ -28,9 +28,9 @@ from django.db import IntegrityError, transaction
 
 from auctions import rules
 from auctions.models import Auction, Bid, PreBid, ProxyBid, Strike
-from auctions.selectors import auction_payload, strikes_recent
+from auctions.selectors import auction_payload, auctions_due, strikes_recent
 from catalog.models import Product, Variant
-from core.errors import ApiError, Forbidden, Invalid, NotFound
+from core.errors import ApiError, Forbidden, InternalError, Invalid, NotFound
 from orders import clock, inventory
 from orders import services as checkout  # its public names only
 from orders.models import Address, Hold, PaymentMethod
@@ -180,7 +180,7 @@ def _emit_closed(auction: Auction) -> None:
 def _schedule_close(auction: Auction) -> None:
     """Queue the close for `ends_at`, after commit. The beat sweep closes it anyway if
     this message is lost or its worker dies, so a broker error is only logged."""
-    from auctions.tasks import auction_close_at
+    from auctions.tasks import auction_close_at  # the task module imports this one
 
     auction_id, eta = auction.pk, auction.ends_at
 
@@ -481,8 +481,8 @@ def _award(*, auction: Auction, now: datetime) -> Any:
     """Hand the auction's held unit to the winner at the hammer price; with their saved
     payment method and address, open the order (one-tap) and queue its capture."""
     winner = auction.winner
-    assert winner is not None and auction.current_bid is not None
-    assert auction.hold_id is not None
+    if winner is None or auction.current_bid is None or auction.hold_id is None:
+        raise InternalError(f"auction {auction.pk} is awarded without a winner, bid or hold")
     hold = Hold.objects.select_for_update().select_related("variant").get(pk=auction.hold_id)
     hold.buyer_id = winner.pk
     hold.unit_price = auction.current_bid
@@ -505,8 +505,6 @@ def _unit_release(*, auction: Auction, now: datetime) -> None:
 def auctions_close_due() -> int:
     """The sweep: close every running auction past its end (safe to run anywhere, any
     number of times). Returns how many this call closed."""
-    from auctions.selectors import auctions_due
-
     return sum(auction_close(auction_id=pk) for pk in auctions_due())
 
 

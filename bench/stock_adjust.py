@@ -30,11 +30,11 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connections  # noqa: E402
 
+from catalog.importing import catalog_import  # noqa: E402
 from catalog.models import Shop, StockAdjustment, Variant  # noqa: E402
 from catalog.services import (  # noqa: E402
     InsufficientStock,
     VariantInput,
-    catalog_import,
     product_create,
     stock_adjust,
 )

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from catalog import rules, selectors, services
 from catalog.csv_format import MAX_FILE_BYTES, catalog_csv_write, options_format
+from catalog.importing import ImportReport, catalog_import
 from catalog.models import Product, Shop, StockAdjustment, Variant
 from core.api import ApiView
 from core.errors import ApiError, Invalid, NotFound
@@ -468,7 +469,7 @@ class CatalogImportApi(ApiView):
         products_created = serializers.IntegerField()
         products_updated = serializers.IntegerField()
 
-        def get_valid(self, report: services.ImportReport) -> bool:
+        def get_valid(self, report: ImportReport) -> bool:
             return not report.row_errors
 
     @extend_schema(
@@ -496,7 +497,7 @@ class CatalogImportApi(ApiView):
             raise Invalid(
                 "The file is larger than 2 MB.", details={"file": ["At most 2 MB; split it."]}
             )
-        report = services.catalog_import(
+        report = catalog_import(
             shop=shop,
             actor=request.user,  # type: ignore[arg-type]
             data=upload.read(),

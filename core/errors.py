@@ -1,13 +1,26 @@
-"""One error type for expected failures, and the one handler that shapes them.
+"""The error types, and the one mapping from any exception to the SPEC error shape.
 
-Every 4xx the API returns has the SPEC shape:
+Two types are raised on purpose:
+
+- `ApiError` (and its subclasses): an expected failure the client is told about, a 4xx
+  with a SPEC code (`sold_out`, `invalid_state`, ...).
+- `InternalError`: our own invariant broke or a dependency failed. Never the client's
+  fault: a logged `server_error` 500, or with ``retryable=True`` a 503
+  `service_unavailable` (nothing changed; try again).
+
+`error_reply` maps *any* exception (those two, an unreachable Redis, a database with no
+connection free, DRF's own exceptions, a bug) to one `ErrorReply`: status, SPEC body,
+headers. The REST exception handler below and the WebSocket consumer
+(`streams.consumers`) both use it, so a failure gets the same code on either path.
+Every body has the SPEC shape
 ``{"error": {"code": "<snake_case>", "message": "<sentence>", "details": {...}}}``.
-WebSocket consumers turn the same `ApiError` into an ``error`` frame.
+See docs/architecture.md, "Errors".
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -20,6 +33,9 @@ from django.core.exceptions import (
 )
 from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
+from django.views.defaults import bad_request, page_not_found, server_error
+from psycopg import errors as pg_errors
+from psycopg_pool import PoolTimeout
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -68,6 +84,21 @@ class Invalid(ApiError):
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__("invalid", message, status=400, details=details)
+
+
+class InternalError(Exception):
+    """Our own invariant broke, or a dependency failed: not the client's doing.
+
+    Raise it instead of `assert`, `RuntimeError` or an ad-hoc `ValueError` when the code
+    reaches a state it promises never to reach (an award without a winner, an event type
+    nobody registered). ``retryable=True`` says that nothing changed and a retry may
+    succeed (contention that outlasted our retries): it becomes a 503
+    `service_unavailable` rather than a 500 `server_error`.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -129,15 +160,30 @@ _DRF_CODES: list[tuple[type[Exception], str]] = [
 ]
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBase | None:
-    """DRF exception handler producing the SPEC error shape for every 4xx."""
-    from core.idempotency import IdempotentReplay
+@dataclass(frozen=True)
+class ErrorReply:
+    """What a failure becomes on the wire: the HTTP status (a WebSocket error frame carries
+    only code, message and details), the SPEC code, and the headers a REST answer sends.
+    ``expected`` is False for a bug or a broken invariant: the caller logs the traceback."""
 
-    if isinstance(exc, IdempotentReplay):
-        return exc.response
+    status: int
+    code: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    expected: bool = True
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.code, self.message, self.details)
+
+
+SERVER_ERROR_MESSAGE = "Something went wrong on our side; it has been logged."
+
+
+def error_reply(exc: BaseException) -> ErrorReply:
+    """The one mapping from an exception to the SPEC error it is answered with."""
     if isinstance(exc, ApiError):
-        set_rollback()
-        return Response({"error": _encodable(exc.as_dict())}, status=exc.status)
+        return ErrorReply(exc.status, exc.code, exc.message, exc.details)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -145,31 +191,30 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBa
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         # Redis is down and this request truly needs it (e.g. a ws-ticket): nothing changed,
         # tell the client to come back rather than calling it a bug.
-        set_rollback()
         logger.warning("Redis unreachable while serving a request: %r", exc)
-        return Response(
-            error_body(
-                "service_unavailable",
-                "This is temporarily unavailable; please retry shortly.",
-            ),
-            status=503,
-            headers={"Retry-After": "5"},
-        )
+        return _unavailable("This is temporarily unavailable; please retry shortly.", 5)
     if database_busy(exc):
         # Every pooled connection is in use (or PostgreSQL is out of connection slots):
         # nothing was done; shed the load at once rather than queueing without bound.
-        set_rollback()
         logger.warning("no database connection free: %r", exc)
-        return Response(
-            error_body("service_unavailable", "We are very busy right now; please retry."),
-            status=503,
-            headers={"Retry-After": "1"},
-        )
-    if not isinstance(exc, drf_exceptions.APIException):
-        return None
-    api_exc: drf_exceptions.APIException = exc  # a real bug: let it be a logged 500
+        return _unavailable("We are very busy right now; please retry.", 1)
+    if isinstance(exc, InternalError) and exc.retryable:
+        logger.warning("retryable internal failure: %r", exc)
+        return _unavailable("This is temporarily unavailable; please retry shortly.", 1)
+    if isinstance(exc, drf_exceptions.APIException):
+        return _drf_reply(exc)
+    # A bug, or an InternalError: a 500 whose traceback the caller logs.
+    return ErrorReply(500, "server_error", SERVER_ERROR_MESSAGE, expected=False)
 
-    set_rollback()
+
+def _unavailable(message: str, retry_after_s: int) -> ErrorReply:
+    """Nothing changed and a retry may succeed: 503 with Retry-After."""
+    return ErrorReply(
+        503, "service_unavailable", message, headers={"Retry-After": str(retry_after_s)}
+    )
+
+
+def _drf_reply(api_exc: drf_exceptions.APIException) -> ErrorReply:
     headers: dict[str, str] = {}
     if getattr(api_exc, "auth_header", None):
         headers["WWW-Authenticate"] = str(api_exc.auth_header)  # type: ignore[attr-defined]
@@ -178,12 +223,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBa
         headers["Retry-After"] = str(int(wait))
 
     if isinstance(api_exc, drf_exceptions.ValidationError):
-        body = error_body(
+        return ErrorReply(
+            400,
             "invalid",
             _first_message(api_exc.detail) or "The request is not valid.",
             _as_details(api_exc.detail),
+            headers,
         )
-        return Response(body, status=400, headers=headers)
 
     code = "error"
     for klass, name in _DRF_CODES:
@@ -196,18 +242,29 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBa
     details: dict[str, Any] = {}
     if isinstance(api_exc, drf_exceptions.Throttled) and wait is not None:
         details["retry_after_s"] = int(wait)
-    return Response(
-        error_body(code, _first_message(api_exc.detail), details), status=status, headers=headers
-    )
+    return ErrorReply(status, code, _first_message(api_exc.detail), details, headers)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponseBase | None:
+    """DRF exception handler: `error_reply`'s answer, in the SPEC shape.
+
+    An unexpected failure (a bug, an `InternalError`) is left to Django (None): it logs
+    the traceback and answers with `handler500`, the same `server_error` body."""
+    from core.idempotency import IdempotentReplay  # it imports this module (and models)
+
+    if isinstance(exc, IdempotentReplay):
+        return exc.response
+    reply = error_reply(exc)
+    if not reply.expected:
+        return None
+    set_rollback()
+    return Response(reply.body(), status=reply.status, headers=reply.headers or None)
 
 
 def database_busy(exc: BaseException) -> bool:
     """Whether `exc` means "no database connection to be had now": the connection pool had
     none free within DB_POOL_TIMEOUT_SECONDS, or PostgreSQL refused a new connection (too
     many clients). Both are load, not bugs: the request is answered 503."""
-    from psycopg import errors as pg_errors
-    from psycopg_pool import PoolTimeout
-
     if not isinstance(exc, DatabaseOperationalError):
         return False
     cause = exc.__cause__
@@ -226,10 +283,7 @@ def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonRe
 
 
 def json_500(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(
-        error_body("server_error", "Something went wrong on our side; it has been logged."),
-        status=500,
-    )
+    return JsonResponse(error_body("server_error", SERVER_ERROR_MESSAGE), status=500)
 
 
 def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
@@ -247,22 +301,16 @@ def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonRe
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponseBase:
     if _is_api(request):
         return json_400(request, exception)
-    from django.views.defaults import bad_request
-
     return bad_request(request, exception or SuspiciousOperation())
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponseBase:
     if _is_api(request):
         return json_404(request, exception)
-    from django.views.defaults import page_not_found
-
     return page_not_found(request, exception or Http404())
 
 
 def handler500(request: HttpRequest) -> HttpResponseBase:
     if _is_api(request):
         return json_500(request)
-    from django.views.defaults import server_error
-
     return server_error(request)

@@ -22,6 +22,8 @@ import redis
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
+from core.redis import get_redis, redis_key
+
 logger = logging.getLogger(__name__)
 
 WARN_INTERVAL_S = 60.0
@@ -47,8 +49,6 @@ def fixed_window_hit(*, key: str, window_s: int) -> tuple[int, int]:
 
     Fails open (counts as the first hit) while Redis is unreachable: a rate limit is not
     worth a 500 (docs/operations.md, "Redis outage")."""
-    from core.redis import get_redis
-
     pipe = get_redis().pipeline(transaction=True)
     # SET NX EX starts the window (INCR keeps the expiry); unlike EXPIRE NX it works on
     # every Redis version, not only 7+.
@@ -120,8 +120,6 @@ _script: Any = None
 
 def _throttle_script() -> Any:
     global _script
-    from core.redis import get_redis
-
     client = get_redis()
     with _script_lock:
         if _script is None or _script.registered_client is not client:
@@ -136,8 +134,6 @@ def throttles_wait(*, request: Request, view: Any, throttles: list[Any]) -> floa
     seconds to wait. Throttles are DRF `SimpleRateThrottle`s (their rate, scope and
     `get_cache_key`); one without a key (for example a username throttle on a body with no
     username) is skipped, as DRF skips it. Fails open while Redis is unreachable."""
-    from core.redis import redis_key
-
     keys: list[str] = []
     args: list[Any] = []
     for throttle in throttles:

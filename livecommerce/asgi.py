@@ -11,13 +11,12 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from livecommerce.routing import websocket_application  # noqa: E402
+from streams.hub import close_hub  # noqa: E402
 
 
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """On shutdown, close the live room's hub: this process's viewers stop counting at
     once instead of after the presence TTL."""
-    from streams.hub import close_hub
-
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":

@@ -51,7 +51,7 @@ from django.db import connection, transaction
 from catalog import rules
 from catalog.models import StockAdjustment, Variant
 from catalog.stock import InsufficientStock
-from core.errors import Invalid, NotFound
+from core.errors import InternalError, Invalid, NotFound
 from streams.events import emit_show_event
 from streams.models import Pin, Show
 
@@ -74,7 +74,7 @@ RETURNING stock_on_hand + %s, stock_on_hand, stock_on_hand - held
 """
 
 
-class StockInvariantBroken(RuntimeError):
+class StockInvariantBroken(InternalError):
     """A release or sale for units that were never held: a bug, never an expected case."""
 
 
@@ -224,7 +224,7 @@ def adjust_many(
         return []
     ids = [v for v, _ in changes]
     if len(set(ids)) != len(ids):
-        raise ValueError("adjust_many: a variant appears twice")
+        raise InternalError("adjust_many: a variant appears twice")
     sql = _ADJUST_MANY.format(values=", ".join(["(%s::bigint, %s::integer)"] * len(changes)))
     params: list[int] = [x for pair in changes for x in pair]
     with transaction.atomic():

@@ -23,6 +23,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from core.errors import InternalError
+
 
 class Audience(StrEnum):
     EVERYONE = "everyone"
@@ -55,11 +57,11 @@ EVENT_AUDIENCE: dict[str, Audience] = {
 
 
 def event_audience(type: str) -> Audience:
-    """The audience of event `type`; ValueError for a type nobody decided on."""
+    """The audience of event `type`; InternalError for a type nobody decided on."""
     try:
         return EVENT_AUDIENCE[type]
     except KeyError:
-        raise ValueError(
+        raise InternalError(
             f"live-room event {type!r} has no audience: add it to streams.audience"
         ) from None
 

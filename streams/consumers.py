@@ -23,7 +23,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from core.errors import ApiError, Forbidden, NotFound
+from core.errors import ApiError, Forbidden, NotFound, error_reply
 from streams import services
 from streams.audience import user_hears_hosts
 from streams.catchup import room_snapshot_frame, show_events_between
@@ -226,20 +226,24 @@ class ShowConsumer(AsyncWebsocketConsumer):
     def _invalid(self, message: str) -> None:
         self._refuse_frame("invalid", message)
 
-    def _send_api_error(self, exc: ApiError) -> None:
-        """An expected failure as an `error` frame; the socket stays open."""
+    def _send_error(self, exc: Exception) -> None:
+        """A failure as an `error` frame, mapped as REST maps it (`core.errors.error_reply`:
+        a Redis outage is `service_unavailable`); the socket stays open."""
         assert self.conn is not None
-        message = exc.message
-        if exc.code in ("banned", "timed_out") and exc.details.get("reason"):
-            message = str(exc.details["reason"])  # SPEC: the message is the reason
-        self.conn.send_control(error_frame(exc.code, message, exc.details))
+        reply = error_reply(exc)
+        if not reply.expected:
+            logger.exception("a live-room call failed", extra={"show_id": self.show_id})
+        message = reply.message
+        if reply.code in ("banned", "timed_out") and reply.details.get("reason"):
+            message = str(reply.details["reason"])  # SPEC: the message is the reason
+        self.conn.send_control(error_frame(reply.code, message, reply.details))
 
     async def _call(self, service: Callable[..., Any], **kwargs: Any) -> Any:
-        """Run one service off the event loop; an expected failure becomes an error frame."""
+        """Run one service off the event loop; any failure becomes an error frame."""
         try:
             return await database_sync_to_async(service)(**kwargs)
-        except ApiError as exc:
-            self._send_api_error(exc)
+        except Exception as exc:
+            self._send_error(exc)
             return None
 
     def _signed_in(self) -> bool:
@@ -248,7 +252,7 @@ class ShowConsumer(AsyncWebsocketConsumer):
         try:
             services.require_user(self.user)
         except ApiError as exc:
-            self._send_api_error(exc)
+            self._send_error(exc)
             return False
         return True
 

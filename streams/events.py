@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import transaction
 
+from core.errors import InternalError
 from streams.audience import Audience, event_audience
 from streams.relay import relay_submit
 
@@ -26,7 +27,7 @@ def emit_show_event(*, show_id: int, type: str, data: dict[str, Any]) -> None:
     from streams import fanout
 
     if event_audience(type) is Audience.USER:  # checked now, not after commit
-        raise ValueError(f"{type!r} is for one user: use emit_user_event")
+        raise InternalError(f"{type!r} is for one user: use emit_user_event")
 
     transaction.on_commit(
         lambda: relay_submit(
@@ -40,7 +41,7 @@ def emit_user_event(*, user_id: int, type: str, data: dict[str, Any]) -> None:
     from streams import fanout
 
     if event_audience(type) is not Audience.USER:
-        raise ValueError(f"{type!r} is not a one-user event: use emit_show_event")
+        raise InternalError(f"{type!r} is not a one-user event: use emit_show_event")
 
     transaction.on_commit(
         lambda: relay_submit(

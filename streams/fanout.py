@@ -37,6 +37,7 @@ import redis
 from django.conf import settings
 from django.db import connection, transaction
 
+from core.errors import InternalError
 from core.redis import get_redis, redis_channel, redis_key
 from streams.audience import Audience, event_audience
 from streams.frames import encode_frame
@@ -154,7 +155,7 @@ def show_event_publish(*, show_id: int, type: str, data: dict[str, Any]) -> int 
                 extra={"show_id": show_id, "seq": seq, "high_water": high_water},
             )
             _seq_move_past(show_id, high_water)
-    raise RuntimeError(f"could not allocate a seq for show {show_id}")
+    raise InternalError(f"could not allocate a seq for show {show_id}", retryable=True)
 
 
 def publish_show_event(*, show_id: int, type: str, data: dict[str, Any]) -> int | None:
@@ -168,7 +169,7 @@ def publish_show_event(*, show_id: int, type: str, data: dict[str, Any]) -> int 
     """
     audience = event_audience(type)
     if audience is Audience.USER:
-        raise ValueError(f"{type!r} is for one user: use publish_user_event")
+        raise InternalError(f"{type!r} is for one user: use publish_user_event")
     if audience is Audience.HOSTS:
         _publish_unsequenced(
             channel=show_hosts_channel(show_id), type=type, data=data, show_id=show_id

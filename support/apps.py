@@ -5,7 +5,7 @@ from django.db.models.signals import post_migrate
 
 
 def _load_articles(sender: AppConfig, **kwargs: Any) -> None:
-    from support.articles import load_articles
+    from support.articles import load_articles  # uses the models: after migrate only
 
     load_articles(apps=kwargs.get("apps"), using=kwargs.get("using", "default"))
 

@@ -16,6 +16,8 @@ from django.apps import apps as global_apps
 from django.contrib.postgres.search import SearchVector
 from django.db.utils import DatabaseError
 
+from core.errors import InternalError
+
 ARTICLES_DIR = Path(__file__).resolve().parent / "articles"
 REQUIRED = ("slug", "title", "summary")
 
@@ -34,16 +36,16 @@ def parse_article(text: str, *, name: str) -> ArticleFile:
     """Front matter + body; raises ValueError naming the file when it is malformed."""
     parts = text.split("---", 2)
     if len(parts) != 3 or parts[0].strip():
-        raise ValueError(f"{name}: expected a front matter block between '---' lines")
+        raise InternalError(f"{name}: expected a front matter block between '---' lines")
     meta: dict[str, str] = {}
     for line in parts[1].strip().splitlines():
         key, sep, value = line.partition(":")
         if not sep:
-            raise ValueError(f"{name}: front matter line without ':': {line!r}")
+            raise InternalError(f"{name}: front matter line without ':': {line!r}")
         meta[key.strip()] = value.strip()
     missing = [key for key in REQUIRED if not meta.get(key)]
     if missing:
-        raise ValueError(f"{name}: front matter is missing {', '.join(missing)}")
+        raise InternalError(f"{name}: front matter is missing {', '.join(missing)}")
     return ArticleFile(
         slug=meta["slug"],
         title=meta["title"],
@@ -63,7 +65,7 @@ def read_article_files(directory: Path | None = None) -> list[ArticleFile]:
     slugs = [a.slug for a in articles]
     duplicates = sorted({s for s in slugs if slugs.count(s) > 1})
     if duplicates:
-        raise ValueError(f"duplicate article slugs: {', '.join(duplicates)}")
+        raise InternalError(f"duplicate article slugs: {', '.join(duplicates)}")
     return articles
 
 

@@ -34,6 +34,7 @@ from django.conf import settings
 
 from catalog.models import Product
 from core.errors import ApiError
+from trust.selectors import cleared_listing_terms
 
 TITLE_MIN_PRESENT = 3
 TITLE_MIN, TITLE_MAX = 10, 140
@@ -102,8 +103,6 @@ class ShopContext:
 
     @classmethod
     def for_shop(cls, shop_id: int) -> ShopContext:
-        from trust.selectors import cleared_listing_terms
-
         rows = list(
             Product.objects.filter(shop_id=shop_id, is_active=True).values_list(
                 "pk", "title", "price"

@@ -73,7 +73,7 @@ def retry_delay(*, attempt: int) -> float | None:
 
 def relay_wake() -> bool:
     """Start a relay task unless one is running or queued. Returns True if it started one."""
-    from webhooks.tasks import relay
+    from webhooks.tasks import relay  # the task module imports this one
 
     if not get_redis().set(RUNNING_KEY, "1", nx=True, ex=int(lease_seconds()) + 1):
         return False

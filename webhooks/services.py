@@ -18,10 +18,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.models import Shop
-from core.errors import Invalid, InvalidState
+from core.errors import InternalError, Invalid, InvalidState
 from webhooks import signing
 from webhooks.events import ALL_EVENTS, EVENT_TYPES
 from webhooks.models import Delivery, Endpoint, new_event_id
+from webhooks.relay import relay_wake
 from webhooks.urlcheck import UnsafeUrl, url_resolve
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def event_record(*, shop_id: int, type: str, data: dict[str, Any]) -> int:
     The relay is woken once the transaction commits.
     """
     if type not in EVENT_TYPES:
-        raise ValueError(f"unregistered webhook event type {type!r} (see webhooks/events.py)")
+        raise InternalError(f"unregistered webhook event type {type!r} (see webhooks/events.py)")
     params: dict[str, Any] = {
         "shop": shop_id,
         "type": type,
@@ -76,8 +77,6 @@ def event_record(*, shop_id: int, type: str, data: dict[str, Any]) -> int:
 def _wake_relay() -> None:
     """After commit. A broker or Redis outage must not fail a committed change: the
     sweep (`webhooks.sweep`) finds the due deliveries and starts a relay."""
-    from webhooks.relay import relay_wake
-
     try:
         relay_wake()
     except Exception:

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from catalog.selectors import user_can_manage_shop
-from core.errors import InvalidState, NotFound
+from core.errors import InternalError, InvalidState, NotFound
 from orders import clock
 from orders.models import Order, Shipment
 from orders.selectors import shipping_fee_for_weight
@@ -35,7 +35,7 @@ def shipment_for_update(*, buyer_id: int, shop_id: int, show_id: int) -> Shipmen
                 return Shipment.objects.create(**key, currency=currency)
         except IntegrityError:
             continue
-    raise RuntimeError("could not open a shipment")  # pragma: no cover - needs 3 lost races
+    raise InternalError("could not open a shipment")  # pragma: no cover - needs 3 lost races
 
 
 def shipment_remove(*, order: Order) -> None:

@@ -39,3 +39,34 @@ def test_schema_and_docs_are_served(client):
 def test_request_id_is_echoed(client):
     r = client.get("/healthz", HTTP_X_REQUEST_ID="abc-123")
     assert r["X-Request-ID"] == "abc-123"
+
+
+def test_one_mapping_for_every_failure():
+    from django.db import OperationalError
+    from psycopg_pool import PoolTimeout
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from core.errors import ApiError, InternalError, error_reply
+
+    sold_out = error_reply(ApiError("sold_out", "Gone.", details={"a": 1}))
+    assert (sold_out.status, sold_out.code, sold_out.details, sold_out.expected) == (
+        409,
+        "sold_out",
+        {"a": 1},
+        True,
+    )
+    assert error_reply(RedisConnectionError("refused")).code == "service_unavailable"
+    pool = OperationalError("no connection")
+    pool.__cause__ = PoolTimeout("timed out")
+    busy = error_reply(pool)
+    assert (busy.status, busy.code, busy.headers) == (
+        503,
+        "service_unavailable",
+        {"Retry-After": "1"},
+    )
+    retry = error_reply(InternalError("lost three races", retryable=True))
+    assert (retry.status, retry.code, retry.expected) == (503, "service_unavailable", True)
+    for bug in (InternalError("an award without a winner"), KeyError("x")):
+        broken = error_reply(bug)
+        assert (broken.status, broken.code, broken.expected) == (500, "server_error", False)
+        assert broken.body()["error"]["code"] == "server_error"

@@ -8,6 +8,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from core.errors import InternalError
 from streams import catchup, fanout
 from streams.audience import EVENT_AUDIENCE, Audience, event_audience
 from streams.events import emit_show_event, emit_user_event
@@ -144,11 +145,11 @@ def test_every_event_has_an_audience_and_unknown_types_are_refused() -> None:
     assert event_audience("chat.message") is Audience.EVERYONE
     assert event_audience("moderation.notice") is Audience.USER
     assert set(EVENT_AUDIENCE.values()) == set(Audience)
-    with pytest.raises(ValueError, match="no audience"):
+    with pytest.raises(InternalError, match="no audience"):
         emit_show_event(show_id=1, type="sales.total", data={})
-    with pytest.raises(ValueError, match="one user"):
+    with pytest.raises(InternalError, match="one user"):
         emit_show_event(show_id=1, type="order.updated", data={})
-    with pytest.raises(ValueError, match="not a one-user event"):
+    with pytest.raises(InternalError, match="not a one-user event"):
         emit_user_event(user_id=1, type="sale.recorded", data={})
 
 

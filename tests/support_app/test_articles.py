@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import InternalError
 from support.articles import ARTICLES_DIR, load_articles, parse_article, render_markdown
 from support.models import Article
 
@@ -41,7 +42,7 @@ def test_a_removed_file_removes_its_article_and_an_edited_one_is_updated(tmp_pat
     ["no front matter", "---\ntitle: x\n---\nbody", "---\nslug: a\ntitle: b\nsummary\n---\n"],
 )
 def test_malformed_article_files_are_refused(text):
-    with pytest.raises(ValueError, match=r"bad\.md"):
+    with pytest.raises(InternalError, match=r"bad\.md"):
         parse_article(text, name="bad.md")
 
 

@@ -12,7 +12,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from freezegun import freeze_time
 
-from core.errors import ApiError
+from core.errors import ApiError, InternalError
 from streams.models import ChatMessage, ModerationAction
 from streams.selectors import user_restriction
 from streams.services import chat_send, moderation_apply
@@ -132,7 +132,7 @@ def test_case_open_for_bidding_block_is_in_force_until_overturned(
 
 
 def test_case_open_refuses_an_unknown_rule(viewer):
-    with pytest.raises(ValueError):
+    with pytest.raises(InternalError):
         case_open(
             subject=viewer,
             kind="bidding_blocked",

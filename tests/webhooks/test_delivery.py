@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 
+from core.errors import InternalError
 from streams import services as streams
 from tests.factories import ShopFactory, ShowFactory
 from tests.webhooks.helpers import EMITTED_TYPES, every_event, verify
@@ -108,7 +109,7 @@ def test_an_inactive_endpoint_is_not_sent_to(receiver, endpoint_for):
 
 
 def test_an_unregistered_event_type_is_a_programming_error():
-    with pytest.raises(ValueError, match="unregistered"):
+    with pytest.raises(InternalError, match="unregistered"):
         event_record(shop_id=1, type="order.teleported", data={})
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -176,33 +176,35 @@ def _product_create(*, shop: Shop, seller: Any, spec: ProductSpec) -> Product:
 
 
 def seed_shows(demo: Demo) -> None:
-    assert demo.shop is not None
     host = demo.users["demo_host"]
     now = timezone.now()
-    live = Show.objects.filter(shop=demo.shop, title=LIVE_SHOW_TITLE).first()
-    if live is None:
-        live = streams_services.show_create(
-            user=host,
-            shop_id=demo.shop.pk,
-            title=LIVE_SHOW_TITLE,
-            scheduled_at=now,
-            playback_url=PLAYBACK_URL,
-            lineup=[p.pk for p in demo.products],
-        )
+    live, created = _show(demo, LIVE_SHOW_TITLE, scheduled_at=now, lineup=demo.products)
+    if created:
         live = streams_services.show_start(user=host, show_id=live.pk)
         streams_services.pin_product(user=host, show_id=live.pk, product_id=demo.products[0].pk)
     demo.live_show = live
-    scheduled = Show.objects.filter(shop=demo.shop, title=SCHEDULED_SHOW_TITLE).first()
-    if scheduled is None:
-        scheduled = streams_services.show_create(
-            user=host,
-            shop_id=demo.shop.pk,
-            title=SCHEDULED_SHOW_TITLE,
-            scheduled_at=now + timedelta(days=2),
-            playback_url=PLAYBACK_URL,
-            lineup=[p.pk for p in demo.products[1:4]],
-        )
-    demo.scheduled_show = scheduled
+    demo.scheduled_show, _ = _show(
+        demo, SCHEDULED_SHOW_TITLE, scheduled_at=now + timedelta(days=2), lineup=demo.products[1:4]
+    )
+
+
+def _show(
+    demo: Demo, title: str, *, scheduled_at: datetime, lineup: list[Product]
+) -> tuple[Show, bool]:
+    """The demo shop's show called `title`, created (by the host) if missing."""
+    assert demo.shop is not None
+    show = Show.objects.filter(shop=demo.shop, title=title).first()
+    if show is not None:
+        return show, False
+    show = streams_services.show_create(
+        user=demo.users["demo_host"],
+        shop_id=demo.shop.pk,
+        title=title,
+        scheduled_at=scheduled_at,
+        playback_url=PLAYBACK_URL,
+        lineup=[p.pk for p in lineup],
+    )
+    return show, True
 
 
 class Command(BaseCommand):
