@@ -22,6 +22,7 @@ from django.utils.text import slugify
 from catalog import rules
 from catalog.models import Product, Shop, ShopStaff, StockAdjustment, Variant
 from core.errors import ApiError, Invalid, NotFound
+from orders import soldout
 from trust.services import listing_review
 
 # --- shops -----------------------------------------------------------------------------
@@ -384,6 +385,8 @@ def stock_adjust(
         if row is None:
             _raise_adjust_refused(variant_id=variant_id, delta=delta)
         on_hand_after, held, product_id = row
+        if delta > 0:
+            soldout.stock_back(variant_id=variant_id)  # sold-out gate: units came back
         entry = StockAdjustment.objects.create(
             variant_id=variant_id,
             kind=kind,
@@ -462,6 +465,8 @@ def stock_adjust_many(
                 details={"variants": refused},
             )
         deltas = dict(changes)
+        for variant_id in (v for v, d in changes if d > 0):
+            soldout.stock_back(variant_id=variant_id)  # sold-out gate: units came back
         entries = StockAdjustment.objects.bulk_create(
             StockAdjustment(
                 variant_id=variant_id,

@@ -248,6 +248,10 @@ SPECTACULAR_SETTINGS = {
 # Product settings (SPEC "Processes and configuration").
 HOLD_TTL_SECONDS: int = env.int("HOLD_TTL_SECONDS", default=300)
 WAITLIST_OFFER_SECONDS: int = env.int("WAITLIST_OFFER_SECONDS", default=60)
+# The sold-out gate (orders/soldout.py; docs/operations.md "Sold-out gate"): a variant found
+# sold out is answered from Redis for at most this long after a lost invalidation.
+SOLDOUT_GATE_ENABLED: bool = env.bool("SOLDOUT_GATE_ENABLED", default=True)
+SOLDOUT_GATE_TTL_SECONDS: float = env.float("SOLDOUT_GATE_TTL_SECONDS", default=5.0)
 # Auctions (auctions/; docs/auctions.md): unpaid wins within the window that block bidding.
 AUCTION_STRIKES_TO_BLOCK: int = env.int("AUCTION_STRIKES_TO_BLOCK", default=3)
 AUCTION_STRIKE_WINDOW_DAYS: int = env.int("AUCTION_STRIKE_WINDOW_DAYS", default=90)

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from django.db import connection
 
+from orders import soldout
+
 _RESERVE = """
 UPDATE catalog_variant SET held = held + %s
 WHERE id = %s AND stock_on_hand - held >= %s
@@ -70,6 +72,7 @@ def release(*, variant_id: int, quantity: int) -> int:
         row = cursor.fetchone()
     if row is None:
         raise StockInvariantBroken(f"release of {quantity} unheld units of variant {variant_id}")
+    soldout.stock_back(variant_id=variant_id)  # sold-out gate: units came back
     return int(row[0])
 
 

@@ -38,7 +38,7 @@ from django.db.models import F
 from catalog.models import Product, StockAdjustment, Variant
 from catalog.selectors import user_can_manage_shop
 from core.errors import ApiError, Forbidden, Invalid, InvalidState, NotFound
-from orders import clock, inventory, payment_lock
+from orders import clock, inventory, payment_lock, soldout
 from orders.models import (
     Address,
     Hold,
@@ -230,6 +230,11 @@ def hold_create(
     Raises 409 show_not_live / not_pinned / limit_exceeded / sold_out, 400
     variant_required / invalid, 404 for an unknown show.
     """
+    # sold-out gate (orders/soldout.py): a known sold-out variant costs one Redis call
+    if soldout.sold_out_known(
+        show_id=show_id, product_id=product_id, variant_id=variant_id, quantity=quantity
+    ):
+        raise _sold_out()
     offer = _resolve_offer(show_id=show_id, product_id=product_id, variant_id=variant_id)
     variant = offer.variant
     limit = offer.limit_per_buyer
@@ -242,7 +247,14 @@ def hold_create(
     if variant.stock_on_hand - variant.held < quantity:
         for hold_id in holds_due_for_expiry(variant_id=variant.pk, limit=20):
             hold_expire(hold_id=hold_id)
-        if inventory.available(variant_id=variant.pk) < quantity:
+        if soldout.sold_out_confirm(  # sold-out gate: the stock read, remembered when 0
+            show_id=offer.show.pk,
+            product_id=offer.product.pk,
+            requested_variant_id=variant_id,
+            variant_id=variant.pk,
+            limit=limit,
+            quantity=quantity,
+        ):
             raise _sold_out()
     payment_method = PaymentMethod.objects.filter(user_id=buyer.pk, is_default=True).first()
     address = None
