@@ -1,5 +1,5 @@
 """Request id: taken from `X-Request-ID` when sane, else generated; echoed back. And the
-page-only middleware (sessions, CSRF, the session user, messages), which token-authenticated
+page-only middleware (sessions, the session user, messages), which token-authenticated
 API calls skip."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages import middleware as _messages
 from django.contrib.sessions import middleware as _session
 from django.http import HttpRequest, HttpResponse
-from django.middleware import csrf as _csrf
 
 from core.logging import request_id_var
 
@@ -40,14 +39,14 @@ class RequestIdMiddleware:
 
 # --- page-only middleware, skipped for token-authenticated API calls ----------------------
 #
-# Sessions, CSRF, the session user and messages exist for pages (and for API calls made
-# with the session cookie, which DRF's SessionAuthentication checks for CSRF itself). A
-# call to /api/ that carries `Authorization: Token ...` never reaches them: DRF's token
+# Sessions, the session user and messages exist for pages (and for API calls made with the
+# session cookie, which DRF's SessionAuthentication checks for CSRF itself). A call to
+# /api/ that carries `Authorization: Token ...` never needs them: DRF's token
 # authentication answers it (a valid token's user, or 401; it runs before session
 # authentication and never falls through to it), so loading a session, a message store or
-# a lazy session user for it is wasted work. Measured on the authenticated no-op: about a
-# fifth of its CPU (docs/benchmarks.md). Session-authenticated API calls and every page
-# keep the whole stack.
+# a lazy session user for it is wasted work. Session-authenticated API calls and every
+# page keep the whole stack. (Django's CsrfViewMiddleware stays as it is: `check --deploy`
+# wants it by name, and for DRF's csrf_exempt views it does next to nothing.)
 
 
 def is_token_api_call(request: HttpRequest) -> bool:
@@ -65,15 +64,6 @@ class _PageOnly:
 
 class SessionMiddleware(_PageOnly, _session.SessionMiddleware):
     pass
-
-
-class CsrfViewMiddleware(_PageOnly, _csrf.CsrfViewMiddleware):
-    def process_view(
-        self, request: HttpRequest, callback: Any, callback_args: Any, callback_kwargs: Any
-    ) -> Any:
-        if is_token_api_call(request):
-            return None  # DRF views are csrf_exempt; token authentication needs no CSRF
-        return super().process_view(request, callback, callback_args, callback_kwargs)
 
 
 class AuthenticationMiddleware(_PageOnly, _auth.AuthenticationMiddleware):

@@ -65,7 +65,9 @@ MIDDLEWARE = [
     # Django's, skipped for token-authenticated /api/ calls (core/middleware.py).
     "core.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "core.middleware.CsrfViewMiddleware",
+    # Django's own, by name (check --deploy looks for it); DRF views are csrf_exempt, so
+    # it costs an API call little, and DRF checks CSRF for session-authenticated calls.
+    "django.middleware.csrf.CsrfViewMiddleware",
     "core.middleware.AuthenticationMiddleware",
     "accounts.signin.SignInDeviceCookieMiddleware",
     "core.middleware.MessageMiddleware",
