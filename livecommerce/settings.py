@@ -62,12 +62,15 @@ MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's, skipped for token-authenticated /api/ calls (core/middleware.py).
+    "core.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Django's own, by name (check --deploy looks for it); DRF views are csrf_exempt, so
+    # it costs an API call little, and DRF checks CSRF for session-authenticated calls.
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.middleware.AuthenticationMiddleware",
     "accounts.signin.SignInDeviceCookieMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "core.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -133,7 +136,7 @@ REDIS_KEY_PREFIX: str = env.str("REDIS_KEY_PREFIX", default="lc")
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "core.cache.PooledRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": REDIS_KEY_PREFIX,
     }
@@ -248,6 +251,10 @@ SPECTACULAR_SETTINGS = {
 # Product settings (SPEC "Processes and configuration").
 HOLD_TTL_SECONDS: int = env.int("HOLD_TTL_SECONDS", default=300)
 WAITLIST_OFFER_SECONDS: int = env.int("WAITLIST_OFFER_SECONDS", default=60)
+# The sold-out gate (orders/soldout.py; docs/operations.md "Sold-out gate"): a variant found
+# sold out is answered from Redis for at most this long after a lost invalidation.
+SOLDOUT_GATE_ENABLED: bool = env.bool("SOLDOUT_GATE_ENABLED", default=True)
+SOLDOUT_GATE_TTL_SECONDS: float = env.float("SOLDOUT_GATE_TTL_SECONDS", default=5.0)
 # Auctions (auctions/; docs/auctions.md): unpaid wins within the window that block bidding.
 AUCTION_STRIKES_TO_BLOCK: int = env.int("AUCTION_STRIKES_TO_BLOCK", default=3)
 AUCTION_STRIKE_WINDOW_DAYS: int = env.int("AUCTION_STRIKE_WINDOW_DAYS", default=90)

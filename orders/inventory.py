@@ -51,6 +51,7 @@ from django.db import connection, transaction
 from catalog import rules
 from catalog.models import StockAdjustment, Variant
 from catalog.stock import InsufficientStock
+from core import generations
 from core.errors import InternalError, Invalid, NotFound
 from streams.events import emit_show_event
 from streams.models import Pin, Show
@@ -97,6 +98,7 @@ def release(*, variant_id: int, quantity: int) -> int:
         row = cursor.fetchone()
     if row is None:
         raise StockInvariantBroken(f"release of {quantity} unheld units of variant {variant_id}")
+    generations.stock_back(variant_id=variant_id)  # sold-out gate: units came back
     return int(row[0])
 
 
@@ -109,16 +111,6 @@ def sell(*, variant_id: int, quantity: int) -> tuple[int, int, int]:
     if row is None:
         raise StockInvariantBroken(f"sale of {quantity} unheld units of variant {variant_id}")
     return int(row[0]), int(row[1]), int(row[2])
-
-
-def available(*, variant_id: int) -> int:
-    """Units on sale now (an unlocked read: an estimate for fast answers, never a gate)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT stock_on_hand - held FROM catalog_variant WHERE id = %s", [variant_id]
-        )
-        row = cursor.fetchone()
-    return 0 if row is None else int(row[0])
 
 
 # --------------------------------------------------------------------------- on hand
@@ -181,6 +173,8 @@ def adjust(
         if row is None:
             _raise_adjust_refused(variant_id=variant_id, delta=delta)
         on_hand_after, held, product_id = row
+        if delta > 0:
+            generations.stock_back(variant_id=variant_id)  # sold-out gate: units came back
         entry = StockAdjustment.objects.create(
             variant_id=variant_id,
             kind=kind,
@@ -239,6 +233,8 @@ def adjust_many(
                 details={"variants": refused},
             )
         deltas = dict(changes)
+        for variant_id in (v for v, d in changes if d > 0):
+            generations.stock_back(variant_id=variant_id)  # sold-out gate: units came back
         entries = StockAdjustment.objects.bulk_create(
             StockAdjustment(
                 variant_id=variant_id,

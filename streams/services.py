@@ -37,6 +37,7 @@ from django.utils import timezone
 from accounts.selectors import user_by_username
 from catalog.models import Product, Shop
 from catalog.selectors import user_can_manage_shop
+from core import generations
 from core.errors import ApiError, Forbidden, Invalid, InvalidState, NotFound
 from core.redis import get_redis, redis_key
 from core.text import check_text as _check_text
@@ -273,6 +274,7 @@ def show_end(*, user: Any, show_id: int) -> Show:
     closed = Pin.objects.filter(show=show, unpinned_at__isnull=True).update(unpinned_at=now)
     if closed:
         emit_show_event(show_id=show.pk, type="pin.changed", data={"pin": None})
+    generations.show_changed(show_id=show.pk)  # sold-out gate: what the show sells changed
     return show
 
 
@@ -365,6 +367,7 @@ def pin_product(
     )
     pin = Pin.objects.select_related("product").prefetch_related("product__variants").get(pk=pin.pk)
     emit_show_event(show_id=show.pk, type="pin.changed", data={"pin": pin_payload(pin)})
+    generations.show_changed(show_id=show.pk)  # sold-out gate: what the show sells changed
     return pin
 
 
@@ -378,6 +381,7 @@ def pin_clear(*, user: Any, show_id: int) -> Pin:
     pin.unpinned_at = timezone.now()
     pin.save(update_fields=["unpinned_at"])
     emit_show_event(show_id=show.pk, type="pin.changed", data={"pin": None})
+    generations.show_changed(show_id=show.pk)  # sold-out gate: what the show sells changed
     return pin
 
 

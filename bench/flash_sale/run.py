@@ -8,8 +8,9 @@ What it does (docs/benchmarks.md, "Flash sale"):
 2. Starts uvicorn with 2 workers (bench settings: the product plus `POST /bench/noop/`,
    a DRF no-op with the same authentication) and, later, a Celery worker.
 3. HTTP phases from separate load-generator processes (raw asyncio HTTP/1.1, 127.0.0.1):
-   the no-op, buy (one hot variant), buy with an Idempotency-Key, and a count-bounded
-   flash sale of a limited stock.
+   the no-op, buy (one hot variant), buy with an Idempotency-Key, a buy of a sold-out
+   variant (answered by the sold-out gate, orders/soldout.py), and a count-bounded flash
+   sale of a limited stock.
 4. The hold gate alone with pgbench: `SELECT 1`, an uncontended one-row UPDATE, and the
    gate's conditional UPDATE on one hot row.
 5. hold → paid latency through Celery (one-tap buys, sandbox_ok) against a raw Redis
@@ -175,6 +176,7 @@ class Sale:
 class World:
     hot: Sale  # throughput phases: a big stock on one variant (one hot row)
     flash: dict[str, Sale]  # per server: a count-bounded sale of a small stock
+    sold_out: Sale  # no stock: every buy is refused 409 sold_out (the sold-out gate's path)
     latency: Sale  # one-tap buys through Celery
     gate_variant: int  # pgbench's hot row
     tokens: list[str]
@@ -234,6 +236,7 @@ def seed(*, buyers: int, one_tap: int, flash_stock: int) -> World:
     return World(
         hot=sale("hot", 10**7),
         flash={label: sale(f"flash-{label}", flash_stock) for label in SERVERS},
+        sold_out=sale("sold-out", 0),
         latency=sale("latency", one_tap * 2),
         gate_variant=Variant.objects.get(product=gate).pk,
         tokens=[t.key for t in tokens[:buyers]],
@@ -920,12 +923,14 @@ def report(
         auth = phases[f"{label}:noop"].rps / bare.rps if bare.rps else 0.0
         buy = phases[f"{label}:buy"].rps / bare.rps if bare.rps else 0.0
         flash = phases[f"{label}:flash"]
+        refused = phases[f"{label}:soldout"].rps / bare.rps if bare.rps else 0.0
         out.append(
             f"- {label}: authenticated no-op {auth:.2f}x (target {AUTH_TARGET}x: "
             f"{_verdict(auth, AUTH_TARGET)}); buy {buy:.2f}x (target {TARGET}x: "
             f"{_verdict(buy, TARGET)}, moonshot {MOONSHOT}x); flash sale p99 from start "
             f"{flash.p99_from_start_ms:.0f} ms (target {FLASH_P99_TARGET_MS:.0f}: "
-            f"{_verdict(FLASH_P99_TARGET_MS, flash.p99_from_start_ms)})."
+            f"{_verdict(FLASH_P99_TARGET_MS, flash.p99_from_start_ms)}); a sold-out "
+            f"refusal {refused:.2f}x."
         )
     out += [
         "",
@@ -1091,6 +1096,7 @@ def run_phases(
     hot = buy_requests(world.hot, tokens)
     noop = noop_requests(tokens)
     keyed = buy_requests(world.hot, tokens, with_key=True)
+    refused = buy_requests(world.sold_out, tokens)
     log("warm-up")
     for key, h in http.items():
         h.run("warm-up no-op", noop, duration=1.5)
@@ -1105,6 +1111,7 @@ def run_phases(
         named[f"{label}:noop"] = ("no-op (DRF, token auth, middleware)", product, noop, False)
         named[f"{label}:buy"] = ("buy (hold on one hot variant)", product, hot, False)
         named[f"{label}:buy_key"] = ("buy with Idempotency-Key", product, keyed, True)
+        named[f"{label}:soldout"] = ("buy refused 409 sold_out", product, refused, False)
     phases = interleaved(named, duration=args.duration, rounds=args.rounds)
     stocks["buy phases"] = check_stock(world.hot, "buy phases")
     flash_tokens = tokens[: args.flash_buyers]

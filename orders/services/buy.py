@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from core.errors import ApiError
-from orders import clock, dispatch, inventory
+from orders import clock, dispatch, inventory, soldout
 from orders.models import Address, Hold, Order, PaymentMethod
 from orders.selectors import holds_due_for_expiry, shipping_fee_quote
 from orders.services import notify
@@ -48,6 +48,11 @@ def hold_create(
     Raises 409 show_not_live / not_pinned / limit_exceeded / sold_out, 400
     variant_required / invalid, 404 for an unknown show.
     """
+    # sold-out gate (orders/soldout.py): a known sold-out variant costs one Redis call
+    if soldout.sold_out_known(
+        show_id=show_id, product_id=product_id, variant_id=variant_id, quantity=quantity
+    ):
+        raise _sold_out()
     offer = resolve_offer(show_id=show_id, product_id=product_id, variant_id=variant_id)
     variant = offer.variant
     limit = offer.limit_per_buyer
@@ -60,7 +65,14 @@ def hold_create(
     if variant.stock_on_hand - variant.held < quantity:
         for hold_id in holds_due_for_expiry(variant_id=variant.pk, limit=20):
             hold_expire(hold_id=hold_id)
-        if inventory.available(variant_id=variant.pk) < quantity:
+        if soldout.sold_out_confirm(  # sold-out gate: the stock read, remembered when 0
+            show_id=offer.show.pk,
+            product_id=offer.product.pk,
+            requested_variant_id=variant_id,
+            variant_id=variant.pk,
+            limit=limit,
+            quantity=quantity,
+        ):
             raise _sold_out()
     payment_method = PaymentMethod.objects.filter(user_id=buyer.pk, is_default=True).first()
     address = None
