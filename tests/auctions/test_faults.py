@@ -9,10 +9,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from auctions import services
 from auctions.models import Auction, Bid
+from catalog.models import Variant
 from orders import clock
 from orders.models import Order
 from tests.factories import token_for
@@ -99,3 +101,41 @@ def test_redis_restarted_mid_auction_loses_and_doubles_no_accepted_bid(
     ]
     assert amounts == accepted
     assert Auction.objects.get(pk=auction.pk).bid_count == 20
+
+
+def test_a_worker_with_the_db_pool_and_the_relay_publishes_every_close(host_client_setup, bidder):
+    """As production runs the worker (a psycopg pool, the live-event relay on, beat): Celery's
+    Django fixup closes the pool before and after every task, so an event left to a relay
+    thread could meet a closed pool and be lost (it was, for some closes at the eta, before
+    `streams.relay.relay_inline`). Every `auction.closed` reaches the show's stream."""
+    from core.redis import get_redis
+    from streams import catchup, fanout
+
+    show, item, host = host_client_setup
+    Variant.objects.filter(product=item).update(stock_on_hand=10)
+    ann = bidder("ann")
+    schedule = Path(tempfile.mkdtemp(prefix="lc-beat-")) / "schedule"
+    env = {"DB_POOL_MAX_SIZE": "3", "LIVE_EVENTS_RELAY": "1", "AUCTION_CLOSE_SWEEP_SECONDS": "1"}
+    closed: list[int] = []
+    with run_celery_worker(env=env, concurrency=2, extra_args=["-B", "-s", str(schedule)]):
+        for _ in range(4):
+            auction = services.auction_start(
+                user=host,
+                show_id=show.pk,
+                product_id=item.pk,
+                starting_bid=Decimal("5.00"),
+                duration_s=5,
+                sudden_death=True,
+            )
+            services.bid_place(user=ann, auction_id=auction.pk, amount="5.00")
+            assert _wait_closed(auction.pk).status == "sold"  # and its capture runs
+            closed.append(auction.pk)
+        deadline = time.monotonic() + 30
+        while True:
+            entries = get_redis().xrange(fanout.show_stream_key(show.pk))
+            frames = [orjson.loads(frame) for _, frame in catchup.parse_entries(entries)]
+            published = [f["data"]["auction"] for f in frames if f["type"] == "auction.closed"]
+            if published == closed or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    assert published == closed
