@@ -17,9 +17,10 @@ Phases:
    four bidders in turn (each bid at the floor, so every one moves the price and emits one
    `auction.bid`); latency from just before the request is sent (and, second figure,
    from its 201 answer) to the last viewer that receives that bid's event;
-2. breakdown: `--profile-bids` rounds of, in turn, the DRF no-op (same token auth, on the
-   same gunicorn), a REST bid, and `services.bid_place` called in this process (the
-   service alone: checks, row lock, commit, events handed to the relay);
+2. breakdown: `--profile-bids` rounds of, in turn and each alone (0.25 s apart), the DRF
+   no-op (same token auth, on the same gunicorn), a REST bid, and `services.bid_place`
+   called in this process (the service alone: checks, row lock, commit, events handed to
+   the relay); and the SQL statements of a no-op, a refused and an accepted bid;
 3. closes: `--closes` auctions of `--close-duration` s (sudden death: no extension), one
    after the other, each with one bid; latency from `ends_at` (server clock, this machine)
    to the last viewer's `auction.closed`, and from `ends_at` to `closed_at` (the closer's
@@ -54,6 +55,7 @@ from bench.viewers import (
 )
 
 PACERS = 4  # bidders taking turns in the paced phases (never the leader bidding again)
+SETTLE_S = 0.25  # between the breakdown's calls: no fan-out of the previous one in flight
 
 
 @dataclass
@@ -182,29 +184,63 @@ def breakdown_phase(stage: Stage, auction: dict[str, Any], rounds: int) -> dict[
     # the request's time.
     with override_settings(LIVE_EVENTS_RELAY=True):
         for _ in range(rounds):
+            # Each call alone: the previous bid's fan-out to the viewers is over.
             t0 = time.monotonic()
             r = stage.rest.post(
                 "/bench/noop/", json={"product": 1}, headers={"Authorization": f"Token {token}"}
             )
-            t1 = time.monotonic()
+            times["noop"].append((time.monotonic() - t0) * 1000)
             if r.status_code != 201:
                 raise RuntimeError(f"noop: {r.status_code} {r.text}")
+            time.sleep(SETTLE_S)
+            t0 = time.monotonic()
             stage.bid_rest(auction)
-            t2 = time.monotonic()
+            times["rest_bid"].append((time.monotonic() - t0) * 1000)
+            time.sleep(SETTLE_S)
+            t0 = time.monotonic()
             stage.bid_service(auction)
-            t3 = time.monotonic()
-            times["noop"].append((t1 - t0) * 1000)
-            times["rest_bid"].append((t2 - t1) * 1000)
-            times["service_bid"].append((t3 - t2) * 1000)
-            time.sleep(0.05)
+            times["service_bid"].append((time.monotonic() - t0) * 1000)
+            time.sleep(SETTLE_S)
+        out_queries = queries_per_request(stage, auction)
         relay_flush()
-    out = {
+    out: dict[str, Any] = {
         f"{k}_{q}_ms": round(pct(v, p), 1)
         for k, v in times.items()
         for q, p in (("p50", 0.5), ("p99", 0.99))
     }
     out["rounds"] = rounds
+    out["sql_statements"] = out_queries
     return out
+
+
+def queries_per_request(stage: Stage, auction: dict[str, Any]) -> dict[str, int]:
+    """SQL statements of a no-op, a refused bid (`bid_too_low`) and an accepted bid, run
+    in this process through the REST stack (events go to the relay thread, uncounted)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    counts = {}
+    for label, path, amount, status in [
+        ("noop", "/bench/noop/", None, 201),
+        ("bid_refused", f"/api/v1/auctions/{auction['id']}/bids/", "1.00", 409),
+        ("bid_accepted", f"/api/v1/auctions/{auction['id']}/bids/", "floor", 201),
+    ]:
+        token = stage.tokens[stage.next_bidder()]
+        client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {token}")
+        body = {"product": 1} if amount is None else {"amount": amount}
+        if amount == "floor":
+            body = {"amount": auction["min_next_bid"]}
+        with CaptureQueriesContext(connection) as ctx:
+            r = client.post(path, body, content_type="application/json")
+        if r.status_code != status:
+            raise RuntimeError(f"{label}: {r.status_code} {r.content[:300]!r}")
+        if status == 201 and amount:
+            auction.update(r.json()["auction"])
+        counts[label] = len(ctx.captured_queries)
+        for q in ctx.captured_queries:
+            log(f"  {label} SQL: {q['sql'][:140]}")
+    return counts
 
 
 def end_now(auction_id: int, timeout: float = 30.0) -> None:

@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "rps": round(p.rps, 1),
                 "p50_ms": round(p.p50_ms, 1),
                 "p99_ms": round(p.p99_ms, 1),
+                "server_cpu_ms": round(p.server_cpu_ms, 2),
                 "statuses": p.statuses,
             }
             for p in (noop, bid)
@@ -276,10 +277,11 @@ def report(res: dict[str, Any], args: argparse.Namespace, noop: Any, bid: Any) -
         "",
         "### One auction hammered over HTTP (uvicorn, 2 workers)",
         "",
-        "| phase | req/s | p50 ms | p99 ms | statuses |",
-        "|---|---|---|---|---|",
+        "| phase | req/s | p50 ms | p99 ms | server CPU ms/request | statuses |",
+        "|---|---|---|---|---|---|",
         *(
-            f"| {p.name} | {p.rps:.0f} | {p.p50_ms:.1f} | {p.p99_ms:.1f} | {p.statuses} |"
+            f"| {p.name} | {p.rps:.0f} | {p.p50_ms:.1f} | {p.p99_ms:.1f} | "
+            f"{p.server_cpu_ms:.1f} | {p.statuses} |"
             for p in (noop, bid)
         ),
         "",
@@ -333,6 +335,10 @@ def report(res: dict[str, Any], args: argparse.Namespace, noop: Any, bid: Any) -
             f"| REST bid on gunicorn | {d['rest_bid_p50_ms']} ms | {d['rest_bid_p99_ms']} ms |",
             f"| `services.bid_place` in-process (checks, row lock, commit, events to the relay) "
             f"| {d['service_bid_p50_ms']} ms | {d['service_bid_p99_ms']} ms |",
+            "",
+            "SQL statements per request (in-process, same stack): "
+            + ", ".join(f"{k} {v}" for k, v in d["sql_statements"].items())
+            + ".",
         ]
     w = res["winners"]
     lines += [
