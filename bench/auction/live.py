@@ -36,7 +36,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +68,8 @@ class Stage:
     tokens: list[str]  # the pacers' tokens
     users: list[Any]  # the pacers, for the in-process service bids
     rest: httpx.Client  # to gunicorn
-    viewers: int
-    server_pids: list[int]
+    viewers: int = 0  # connected
+    server_pids: list[int] = field(default_factory=list)  # ws and web
     turn: int = 0
 
     def next_bidder(self) -> int:
@@ -317,14 +317,9 @@ def winners_check(show_id: int) -> dict[str, Any]:
 
 
 def run(
-    env: dict[str, str],
-    *,
-    show_id: int,
-    product_id: int,
-    host_token: str,
-    tokens: list[str],
-    args: Any,
+    env: dict[str, str], hammered: Any, host_token: str, tokens: list[str], args: Any
 ) -> dict[str, Any]:
+    """The phases, on the show and product of the `hammered` auction (closed by now)."""
     from rest_framework.authtoken.models import Token
 
     users = [Token.objects.select_related("user").get(key=t).user for t in tokens[:PACERS]]
@@ -335,22 +330,15 @@ def run(
         pids,
         clients,
     ):
-        urls = [f"ws://127.0.0.1:{p}/ws/shows/{show_id}/" for p in ports]
+        urls = [f"ws://127.0.0.1:{p}/ws/shows/{hammered.show_id}/" for p in ports]
         opened, took = clients.connect(urls, args.viewers)
         log(f"  {opened} of {args.viewers} viewers connected in {took:.1f} s")
         results["connected"] = {"viewers": opened, "seconds": round(took, 1)}
         time.sleep(2)
         with httpx.Client(base_url=rest_url, timeout=60) as rest:
-            stage = Stage(
-                show_id=show_id,
-                product_id=product_id,
-                host_token=host_token,
-                tokens=tokens[:PACERS],
-                users=users,
-                rest=rest,
-                viewers=opened,
-                server_pids=pids,
-            )
+            pacers = (tokens[:PACERS], users)
+            stage = Stage(hammered.show_id, hammered.product_id, host_token, *pacers, rest)
+            stage.viewers, stage.server_pids = opened, pids
             bids = bids_phase(stage, clients, count=args.bids, interval=args.bid_interval)
             auction = bids.pop("_auction")
             log(f"  bids: {bids}")
@@ -362,7 +350,7 @@ def run(
                 stage, clients, count=args.closes, duration_s=args.close_duration
             )
             log(f"  closes: {results['closes']}")
-    results["winners"] = winners_check(show_id)
+    results["winners"] = winners_check(hammered.show_id)
     results["winners"]["double_winners"] += results["closes"]["duplicated"]
     log(f"  winners: {results['winners']}")
     results["viewers_load"]["end"] = _load()

@@ -214,14 +214,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     http.close()
             outcome = check_and_close(auction.pk)
             if args.viewers:
-                viewers = live.run(
-                    env,
-                    show_id=auction.show_id,
-                    product_id=auction.product_id,
-                    host_token=host_token,
-                    tokens=tokens,
-                    args=args,
-                )
+                viewers = live.run(env, auction, host_token, tokens, args)
             else:
                 viewers = {"winners": live.winners_check(auction.show_id)}
             connections.close_all()

@@ -33,18 +33,23 @@ def _wait_closed(auction_id: int, timeout: float = 90) -> Auction:
         time.sleep(0.1)
 
 
+def _start(show, item, host, **over) -> Auction:
+    """An auction of `item` at 5.00 (30 s unless `over` says otherwise)."""
+    return services.auction_start(
+        user=host,
+        show_id=show.pk,
+        product_id=item.pk,
+        starting_bid=Decimal("5.00"),
+        **{"duration_s": 30, **over},
+    )
+
+
 def test_worker_killed_at_the_close_the_sweep_closes_it_exactly_once(host_client_setup, bidder):
     show, item, host = host_client_setup
     ann = bidder("ann")
     schedule = Path(tempfile.mkdtemp(prefix="lc-beat-")) / "schedule"
     with run_celery_worker() as doomed:
-        auction = services.auction_start(
-            user=host,
-            show_id=show.pk,
-            product_id=item.pk,
-            starting_bid=Decimal("5.00"),
-            duration_s=30,
-        )
+        auction = _start(show, item, host)
         services.bid_place(user=ann, auction_id=auction.pk, amount="5.00")
         auction.refresh_from_db()
         # The close task (eta = ends_at) was delivered to `doomed`, the only worker then.
@@ -119,14 +124,7 @@ def test_a_worker_with_the_db_pool_and_the_relay_publishes_every_close(host_clie
     closed: list[int] = []
     with run_celery_worker(env=env, concurrency=2, extra_args=["-B", "-s", str(schedule)]):
         for _ in range(4):
-            auction = services.auction_start(
-                user=host,
-                show_id=show.pk,
-                product_id=item.pk,
-                starting_bid=Decimal("5.00"),
-                duration_s=5,
-                sudden_death=True,
-            )
+            auction = _start(show, item, host, duration_s=5, sudden_death=True)
             services.bid_place(user=ann, auction_id=auction.pk, amount="5.00")
             assert _wait_closed(auction.pk).status == "sold"  # and its capture runs
             closed.append(auction.pk)

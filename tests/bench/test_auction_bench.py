@@ -26,16 +26,9 @@ def test_the_auction_benchmark_measures_viewers_closes_and_winners(tmp_path: Pat
     # Its own database (created and dropped), private Redis and servers; DATABASE_URL only
     # names the PostgreSQL server.
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    done = subprocess.run(
-        [sys.executable, "bench/auction/run.py", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
+    command = [sys.executable, "bench/auction/run.py", *args]
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-4000:].decode(errors="replace")
     res = json.loads(out.read_text())
 
     assert set(res["http"]) == {"DRF no-op", "bid"}
