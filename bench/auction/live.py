@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -129,7 +130,8 @@ def servers(env: dict[str, str], *, viewer_clients: int) -> Iterator[Any]:
         "WS_ANON_PER_IP_MAX": "1000000",
     }
     ports = [free_port(), free_port()]
-    beat = Path(tempfile.mkdtemp(prefix="lc-bench-auction-beat-")) / "schedule"
+    beat_dir = tempfile.mkdtemp(prefix="lc-bench-auction-beat-")
+    beat = Path(beat_dir) / "schedule"
     worker_args = ["--loglevel", "WARNING", "--beat", "--schedule", str(beat)]
     clients = Clients(viewer_clients)
     try:
@@ -145,6 +147,7 @@ def servers(env: dict[str, str], *, viewer_clients: int) -> Iterator[Any]:
             clients.close()
     finally:
         clients.exit()
+        shutil.rmtree(beat_dir, ignore_errors=True)
 
 
 def bids_phase(stage: Stage, clients: Clients, *, count: int, interval: float) -> dict[str, Any]:
