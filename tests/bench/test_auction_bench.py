@@ -27,8 +27,14 @@ def test_the_auction_benchmark_measures_viewers_closes_and_winners(tmp_path: Pat
     # names the PostgreSQL server.
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     command = [sys.executable, "bench/auction/run.py", *args]
-    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-4000:].decode(errors="replace")
+    bench = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stderr=subprocess.PIPE)
+    try:
+        _, stderr = bench.communicate(timeout=240)
+    finally:
+        if bench.poll() is None:  # it stops its own servers and drops its database
+            bench.terminate()
+            bench.communicate(timeout=60)
+    assert bench.returncode == 0, stderr[-4000:].decode(errors="replace")
     res = json.loads(out.read_text())
 
     assert set(res["http"]) == {"DRF no-op", "bid"}
