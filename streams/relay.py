@@ -37,12 +37,23 @@ _lock = threading.Lock()
 _queue: queue.Queue[Callable[[], object] | None] | None = None
 _thread: threading.Thread | None = None
 _pid = 0
+_inline = False
+
+
+def relay_inline() -> None:
+    """From now on, this process (and the processes it forks) publishes in the caller's
+    thread. For Celery workers (`livecommerce/celery.py`): no request waits there, and
+    Celery's Django fixup closes the database pool before and after every task, so the
+    relay thread taking its `seq` in PostgreSQL could meet a closed pool and lose the
+    event (bench/auction lost `auction.closed` events that way)."""
+    global _inline
+    _inline = True
 
 
 def relay_submit(publish: Callable[[], object]) -> None:
     """Run `publish` (a committed event's publication) on the relay thread, or now when
-    LIVE_EVENTS_RELAY is off."""
-    if not settings.LIVE_EVENTS_RELAY:
+    LIVE_EVENTS_RELAY is off or in a Celery worker (`relay_inline`)."""
+    if _inline or not settings.LIVE_EVENTS_RELAY:
         publish()
         return
     _relay_queue().put(publish)

@@ -9,10 +9,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from auctions import services
 from auctions.models import Auction, Bid
+from catalog.models import Variant
 from orders import clock
 from orders.models import Order
 from tests.factories import token_for
@@ -31,18 +33,23 @@ def _wait_closed(auction_id: int, timeout: float = 90) -> Auction:
         time.sleep(0.1)
 
 
+def _start(show, item, host, **over) -> Auction:
+    """An auction of `item` at 5.00 (30 s unless `over` says otherwise)."""
+    return services.auction_start(
+        user=host,
+        show_id=show.pk,
+        product_id=item.pk,
+        starting_bid=Decimal("5.00"),
+        **{"duration_s": 30, **over},
+    )
+
+
 def test_worker_killed_at_the_close_the_sweep_closes_it_exactly_once(host_client_setup, bidder):
     show, item, host = host_client_setup
     ann = bidder("ann")
     schedule = Path(tempfile.mkdtemp(prefix="lc-beat-")) / "schedule"
     with run_celery_worker() as doomed:
-        auction = services.auction_start(
-            user=host,
-            show_id=show.pk,
-            product_id=item.pk,
-            starting_bid=Decimal("5.00"),
-            duration_s=30,
-        )
+        auction = _start(show, item, host)
         services.bid_place(user=ann, auction_id=auction.pk, amount="5.00")
         auction.refresh_from_db()
         # The close task (eta = ends_at) was delivered to `doomed`, the only worker then.
@@ -99,3 +106,34 @@ def test_redis_restarted_mid_auction_loses_and_doubles_no_accepted_bid(
     ]
     assert amounts == accepted
     assert Auction.objects.get(pk=auction.pk).bid_count == 20
+
+
+def test_a_worker_with_the_db_pool_and_the_relay_publishes_every_close(host_client_setup, bidder):
+    """As production runs the worker (a psycopg pool, the live-event relay on, beat): Celery's
+    Django fixup closes the pool before and after every task, so an event left to a relay
+    thread could meet a closed pool and be lost (it was, for some closes at the eta, before
+    `streams.relay.relay_inline`). Every `auction.closed` reaches the show's stream."""
+    from core.redis import get_redis
+    from streams import catchup, fanout
+
+    show, item, host = host_client_setup
+    Variant.objects.filter(product=item).update(stock_on_hand=10)
+    ann = bidder("ann")
+    schedule = Path(tempfile.mkdtemp(prefix="lc-beat-")) / "schedule"
+    env = {"DB_POOL_MAX_SIZE": "3", "LIVE_EVENTS_RELAY": "1", "AUCTION_CLOSE_SWEEP_SECONDS": "1"}
+    closed: list[int] = []
+    with run_celery_worker(env=env, concurrency=2, extra_args=["-B", "-s", str(schedule)]):
+        for _ in range(4):
+            auction = _start(show, item, host, duration_s=5, sudden_death=True)
+            services.bid_place(user=ann, auction_id=auction.pk, amount="5.00")
+            assert _wait_closed(auction.pk).status == "sold"  # and its capture runs
+            closed.append(auction.pk)
+        deadline = time.monotonic() + 30
+        while True:
+            entries = get_redis().xrange(fanout.show_stream_key(show.pk))
+            frames = [orjson.loads(frame) for _, frame in catchup.parse_entries(entries)]
+            published = [f["data"]["auction"] for f in frames if f["type"] == "auction.closed"]
+            if published == closed or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    assert published == closed

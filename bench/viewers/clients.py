@@ -1,6 +1,7 @@
-"""Load clients for the fan-out benchmark: one OS process holding many WebSocket viewers.
+"""Load clients for the live-room benchmarks: one OS process holding many WebSocket viewers.
 
-The runner (`run.py`) drives each process over a Pipe with small commands:
+The runner (`Clients` in `bench/viewers/__init__.py`, for bench/fanout and bench/auction)
+drives each process over a Pipe with small commands:
 
 - ``("connect", urls, count)`` → open `count` sockets, round-robin over `urls`; answers
   ``("connected", opened, failed, seconds)`` once every socket has its first frame.
@@ -10,9 +11,10 @@ The runner (`run.py`) drives each process over a Pipe with small commands:
 - ``("exit",)``.
 
 A benchmark event is a ``bench.tick`` frame whose data carries the publisher's
-``time.monotonic()`` (one clock for every process on this machine), or a `pin.changed`
-(whose publish time the runner knows by pin id). Batches are unwrapped: every event
-delivered to a viewer counts once.
+``time.monotonic()`` (one clock for every process on this machine), or a product event
+whose reference time the runner knows by key: `pin.changed` (``p<pin id>``),
+`auction.bid` (``a<auction id>.<bid_count>``) and `auction.closed` (``c<auction id>``).
+Batches are unwrapped: every event delivered to a viewer counts once.
 """
 
 from __future__ import annotations
@@ -81,6 +83,11 @@ async def _read(ws: Any, state: dict[str, Any], first: asyncio.Future[None]) -> 
                     pin = event["data"].get("pin")
                     if pin:
                         report.add(f"p{pin['id']}", now, None)
+                elif kind == "auction.bid":
+                    data = event["data"]
+                    report.add(f"a{data['auction']}.{data['bid_count']}", now, None)
+                elif kind == "auction.closed":
+                    report.add(f"c{event['data']['auction']}", now, None)
                 elif kind == "resync":
                     report.resyncs += 1
     except Exception:
