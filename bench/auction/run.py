@@ -4,12 +4,14 @@
         [--viewers 2000] [--bids 80] [--closes 8] [--no-docs] [--json PATH]
 
 Reuses the flash-sale machinery (bench/flash_sale/run.py: a throwaway database, a
-private redis-server, uvicorn with 2 workers serving the bench settings with the bare
-DRF no-op `POST /bench/noop/`, load-generator processes). Phases, interleaved so the
-machine's other load falls on both alike:
+private redis-server, uvicorn with 2 workers serving the bench settings with the token
+DRF no-op `POST /bench/noop/`, a second uvicorn with 2 workers serving the bare DRF no-op
+of `bench/flash_sale/bare.py`, load-generator processes). Phases, interleaved so the
+machine's other load falls on all alike:
 
-1. the no-op with the same authentication (the floor);
-2. bids: every bidder's requests carry a random amount (and the same as their maximum),
+1. the bare DRF no-op (no middleware, database or authentication: the floor the ratio is to);
+2. the product's no-op with the same token authentication as the bids;
+3. bids: every bidder's requests carry a random amount (and the same as their maximum),
    so the mix is what a hammered auction sees — accepted bids and `bid_too_low`.
 
 Then the auction is closed (accepted bids strictly rise), and, unless --viewers 0,
@@ -201,13 +203,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             call_command("migrate", verbosity=0)
             auction, tokens, host_token = seed(args.bidders, units=args.closes + 4)
             connections.close_all()
-            with run_uvicorn_process(env=env, workers=2) as server:
+            # The floor (issue 11: "a ratio to the bare DRF no-op"): flash_sale's bare no-op
+            # (no middleware, database or authentication) on the same server and workers.
+            bare_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.flash_sale.bare"}
+            with (
+                run_uvicorn_process(
+                    env=bare_env, workers=2, app="bench.flash_sale.bare:asgi_application"
+                ) as bare_server,
+                run_uvicorn_process(env=env, workers=2) as server,
+            ):
+                bare_http = Http(
+                    bare_server, label="bare", clients=args.clients, connections=args.connections
+                )
                 http = Http(
                     server, label="uvicorn", clients=args.clients, connections=args.connections
                 )
                 try:
                     phases = interleaved(
                         {
+                            "bare": ("bare DRF no-op", bare_http, noop_requests(tokens), False),
                             "noop": ("DRF no-op", http, noop_requests(tokens), False),
                             "bid": ("bid", http, bid_requests(auction.pk, tokens, 4), False),
                         },
@@ -216,6 +230,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     )
                 finally:
                     http.close()
+                    bare_http.close()
             outcome = check_and_close(auction.pk)
             if args.viewers:
                 viewers = live.run(env, auction, host_token, tokens, args)
@@ -224,7 +239,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             connections.close_all()
     finally:
         redis_server.close()
-    noop, bid = phases["noop"], phases["bid"]
+    bare, noop, bid = phases["bare"], phases["noop"], phases["bid"]
     results: dict[str, Any] = {
         "machine": info,
         "args": {k: str(v) for k, v in vars(args).items()},
@@ -236,14 +251,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "server_cpu_ms": round(p.server_cpu_ms, 2),
                 "statuses": p.statuses,
             }
-            for p in (noop, bid)
+            for p in (bare, noop, bid)
         },
-        "ratio": round(bid.rps / noop.rps, 3) if noop.rps else None,
+        "ratio": round(bid.rps / bare.rps, 3) if bare.rps else None,
+        "ratio_to_token_noop": round(bid.rps / noop.rps, 3) if noop.rps else None,
         "hammered": outcome,
         **viewers,
         "load_at_end": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
-    section = report(results, args, noop, bid)
+    section = report(results, args, bare, noop, bid)
     print(section)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
@@ -258,7 +274,7 @@ def _met(value: float | None, goal: float, *, at_most: bool = True) -> str:
     return "met" if (value <= goal if at_most else value >= goal) else "**MISSED**"
 
 
-def report(res: dict[str, Any], args: argparse.Namespace, noop: Any, bid: Any) -> str:
+def report(res: dict[str, Any], args: argparse.Namespace, bare: Any, noop: Any, bid: Any) -> str:
     info, out = res["machine"], res["hammered"]
     stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     lines = [
@@ -279,10 +295,15 @@ def report(res: dict[str, Any], args: argparse.Namespace, noop: Any, bid: Any) -
         *(
             f"| {p.name} | {p.rps:.0f} | {p.p50_ms:.1f} | {p.p99_ms:.1f} | "
             f"{p.server_cpu_ms:.1f} | {p.statuses} |"
-            for p in (noop, bid)
+            for p in (bare, noop, bid)
         ),
         "",
-        f"Bids (accepted + refused) per second: **{res['ratio']:.2f}x** the DRF no-op (goal "
+        "The bare DRF no-op is `bench/flash_sale/bare.py` (no middleware, no database, no "
+        "authentication) on its own uvicorn with the same 2 workers; the DRF no-op is the "
+        "product's `/bench/noop/` (token authentication, middleware, throttles).",
+        "",
+        f"Bids (accepted + refused) per second: **{res['ratio']:.2f}x** the bare DRF no-op "
+        f"({res['ratio_to_token_noop']:.2f}x the product's token no-op; goal "
         f"≥ {GOAL}x: {_met(res['ratio'], GOAL, at_most=False)}). Accepted bids "
         f"{out['accepted']}, strictly rising: {out['rising']}; closed by {out['closed_by']} of "
         f"3 close calls; status {out['status']}.",

@@ -37,7 +37,8 @@ def test_the_auction_benchmark_measures_viewers_closes_and_winners(tmp_path: Pat
     assert bench.returncode == 0, stderr[-4000:].decode(errors="replace")
     res = json.loads(out.read_text())
 
-    assert set(res["http"]) == {"DRF no-op", "bid"}
+    assert set(res["http"]) == {"bare DRF no-op", "DRF no-op", "bid"}
+    assert res["ratio"] is not None and res["ratio"] > 0  # bids / the bare floor, same run
     assert res["hammered"]["rising"] is True
     assert res["hammered"]["closed_by"] == 1
     assert res["connected"]["viewers"] == 20
