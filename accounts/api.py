@@ -1,8 +1,7 @@
-"""Account API: register, token, logout, me (SPEC "REST")."""
+"""Account API: register, token, logout (SPEC "REST"); /me/ lists the user's shops too, so
+it is served one layer up, by `catalog.api.MeApi`."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -13,7 +12,6 @@ from rest_framework.response import Response
 
 from accounts.services import token_issue, token_revoke, user_register
 from accounts.signin import signin_attempt_check, signin_refusal
-from catalog.selectors import shops_for_user
 from core.api import ApiView
 from core.errors import ApiError
 
@@ -75,29 +73,3 @@ class LogoutApi(ApiView):
     def post(self, request: Request) -> Response:
         token_revoke(user=request.user)  # type: ignore[arg-type]  # IsAuthenticated
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class MeApi(ApiView):
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(
-        responses=inline_serializer(
-            "Me",
-            {
-                "id": serializers.IntegerField(),
-                "username": serializers.CharField(),
-                "shops": serializers.ListField(child=serializers.DictField()),
-            },
-        )
-    )
-    def get(self, request: Request) -> Response:
-        user: Any = request.user
-        shops = [
-            {
-                "id": s.pk,
-                "name": s.name,
-                "role": "owner" if s.owner_id == user.pk else "staff",
-            }
-            for s in shops_for_user(user=user)
-        ]
-        return Response({"id": user.pk, "username": user.username, "shops": shops})

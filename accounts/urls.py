@@ -6,5 +6,4 @@ urlpatterns = [
     path("auth/register/", api.RegisterApi.as_view(), name="auth-register"),
     path("auth/token/", api.TokenApi.as_view(), name="auth-token"),
     path("auth/logout/", api.LogoutApi.as_view(), name="auth-logout"),
-    path("me/", api.MeApi.as_view(), name="me"),
 ]

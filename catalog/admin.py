@@ -10,6 +10,7 @@ from django.db import models
 from django.http import HttpRequest
 
 from catalog.models import Product, Shop, ShopStaff, StockAdjustment, Variant
+from core.admin import ReadOnlyAdminMixin
 
 
 class ShopStaffInline(admin.TabularInline):
@@ -72,7 +73,7 @@ class VariantAdmin(admin.ModelAdmin):
 
 
 @admin.register(StockAdjustment)
-class StockAdjustmentAdmin(admin.ModelAdmin):
+class StockAdjustmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The ledger: append-only, written by services only."""
 
     list_display = (
@@ -88,12 +89,3 @@ class StockAdjustmentAdmin(admin.ModelAdmin):
     list_filter = ("kind",)
     search_fields = ("variant__sku", "reason")
     list_select_related = ("variant", "actor")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

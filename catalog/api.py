@@ -543,3 +543,34 @@ def _export_row(v: Variant) -> dict[str, str]:
         "weight_grams": str(v.effective_weight_grams),
         "image_url": p.image_url,
     }
+
+
+# --- me --------------------------------------------------------------------------------
+
+
+# The account (accounts) with the shops it owns or is staff of (catalog): composed here,
+# the lowest layer that may import both.
+class MeApi(ApiView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Me",
+            {
+                "id": serializers.IntegerField(),
+                "username": serializers.CharField(),
+                "shops": serializers.ListField(child=serializers.DictField()),
+            },
+        )
+    )
+    def get(self, request: Request) -> Response:
+        user: Any = request.user
+        shops = [
+            {
+                "id": s.pk,
+                "name": s.name,
+                "role": "owner" if s.owner_id == user.pk else "staff",
+            }
+            for s in selectors.shops_for_user(user=user)
+        ]
+        return Response({"id": user.pk, "username": user.username, "shops": shops})

@@ -27,12 +27,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from catalog import rules
+from catalog import hooks, rules
 from catalog.csv_format import CsvFileError, CsvRow, catalog_csv_parse
 from catalog.models import Product, Shop, StockAdjustment, Variant
 from catalog.services import InsufficientStock, _ledger_initial, stock_adjust_many
 from core.errors import ApiError, Invalid
-from trust.services import listing_review
 
 IMPORT_REASON = "CSV import"
 
@@ -466,7 +465,7 @@ def _import_apply(*, plans: Sequence[_ProductPlan], actor: User | None) -> None:
                 kind=StockAdjustment.Kind.IMPORT,
                 reason=IMPORT_REASON,
             )
-            listing_review(  # trust: flags, cases
+            hooks.products_written(  # trust: flags, cases
                 products=[p.product for p in plans if p.is_new or p.changed_fields], actor=actor
             )
             changed_variants = [v for p in plans for v in p.changed_variants]

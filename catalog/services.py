@@ -14,18 +14,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from catalog import rules
+from accounts.selectors import user_by_username
+from catalog import hooks, rules
 from catalog.models import Product, Shop, ShopStaff, StockAdjustment, Variant
 
 # Stock moves through its one owner, orders.inventory (catalog.stock says why and how).
 from catalog.stock import InsufficientStock, stock_adjust, stock_adjust_many  # noqa: F401
 from core.errors import Invalid
-from trust.services import listing_review
 
 # --- shops -----------------------------------------------------------------------------
 
@@ -64,8 +63,8 @@ def shop_staff_remove(*, shop: Shop, username: str) -> bool:
     return deleted > 0
 
 
-def _user_by_username(username: str) -> Any:
-    user = get_user_model().objects.filter(username=username).first()
+def _user_by_username(username: str) -> User:
+    user = user_by_username(username)  # any case, like sign-in
     if user is None:
         raise Invalid("No user has that username.", details={"username": ["Unknown username."]})
     return user
@@ -203,7 +202,7 @@ def product_create(
                 kind=StockAdjustment.Kind.INITIAL,
                 reason="Initial stock",
             )
-            listing_review(products=[product], actor=actor)  # trust: flags, cases
+            hooks.products_written(products=[product], actor=actor)  # trust: flags, cases
     except IntegrityError as exc:
         raise _integrity_to_invalid(exc) from exc
     return product
@@ -315,7 +314,7 @@ def product_update(
                 changed.append(variant)
             if changed:
                 Variant.objects.bulk_update(changed, sorted(variant_fields))
-            listing_review(products=[product])  # trust: flags, cases
+            hooks.products_written(products=[product])  # trust: flags, cases
     except IntegrityError as exc:
         raise _integrity_to_invalid(exc) from exc
     return product

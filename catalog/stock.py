@@ -6,8 +6,8 @@ conditional UPDATEs that keep SPEC "No oversell", writes the ledger line, and an
 the change (`stock.changed`, which needs shows and pins). Catalog sits below streams and
 orders (core <- catalog <- streams/orders <- pages) and must not import them, so the
 owner registers itself here when Django starts (`orders.apps.OrdersConfig.ready`) and
-the functions below delegate to it. Without the orders app installed, stock cannot
-change (a RuntimeError, never a silent no-op).
+the functions below delegate to it (a `core.hooks.Hook`). Without the orders app
+installed, stock cannot change (an `InternalError`, never a silent no-op).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from django.contrib.auth.models import User
 
 from catalog.models import StockAdjustment
 from core.errors import ApiError
+from core.hooks import Hook
 
 
 class InsufficientStock(ApiError):
@@ -43,18 +44,15 @@ class StockOwner(Protocol):
     ) -> list[StockAdjustment]: ...
 
 
-_owner: StockOwner | None = None
+_owner: Hook[StockOwner] = Hook("catalog.stock", provider="orders (OrdersConfig.ready)")
 
 
 def register(owner: StockOwner) -> None:
-    global _owner
-    _owner = owner
+    _owner.register(owner)
 
 
 def _stock() -> StockOwner:
-    if _owner is None:
-        raise RuntimeError("no stock owner registered (is the orders app installed?)")
-    return _owner
+    return _owner.get()
 
 
 def stock_adjust(

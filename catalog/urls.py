@@ -3,6 +3,7 @@ from django.urls import path
 from catalog import api
 
 urlpatterns = [
+    path("me/", api.MeApi.as_view(), name="me"),  # the account and its shops
     path("shops/", api.ShopListCreateApi.as_view(), name="shop-list"),
     path("shops/<int:shop_id>/", api.ShopDetailApi.as_view(), name="shop-detail"),
     path("shops/<int:shop_id>/staff/", api.ShopStaffApi.as_view(), name="shop-staff"),

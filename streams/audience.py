@@ -21,7 +21,6 @@ The table is written out for people in docs/live-room.md ("Who sees which event"
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 from core.errors import InternalError
 
@@ -69,12 +68,3 @@ def event_audience(type: str) -> Audience:
 def socket_hears_hosts(role: str) -> bool:
     """Whether a socket whose user has `role` in the show receives ``HOSTS`` events."""
     return role == "host"
-
-
-def user_hears_hosts(*, show_id: int, user: Any) -> bool:
-    """`socket_hears_hosts` for `user` in show `show_id` now (one query; the live room
-    asks once, when a signed-in socket joins)."""
-    from streams.selectors import show_with_role
-
-    _, role = show_with_role(show_id=show_id, user=user)
-    return socket_hears_hosts(role)

@@ -18,6 +18,9 @@ from core.errors import NotFound
 from core.redis import get_redis
 from streams.fanout import show_stream_key
 from streams.frames import control_frame, now_iso
+from streams.models import Show
+from streams.presence import viewer_count
+from streams.selectors import show_snapshot
 
 
 def show_last_seq_redis(*, show_id: int) -> int:
@@ -61,10 +64,6 @@ def room_snapshot(*, show_id: int, user: Any) -> dict[str, Any]:
     taken with PostgreSQL's `last_seq`, whichever is higher: Redis knows a publish whose
     COMMIT is still in flight, PostgreSQL knows everything when Redis lost its data.
     """
-    from streams.models import Show
-    from streams.presence import viewer_count
-    from streams.selectors import show_snapshot
-
     redis_seq = show_last_seq_redis(show_id=show_id)
     pg_seq = Show.objects.filter(pk=show_id).values_list("last_seq", flat=True).first()
     if pg_seq is None:

@@ -25,12 +25,12 @@ from redis.exceptions import RedisError
 
 from core.errors import ApiError, Forbidden, NotFound, error_reply
 from streams import services
-from streams.audience import user_hears_hosts
 from streams.catchup import room_snapshot_frame, show_events_between
 from streams.connection import Conn
 from streams.direct import uvicorn_abort, uvicorn_direct_write
 from streams.frames import control_frame, error_frame
 from streams.hub import Hub, get_hub
+from streams.selectors import user_hears_hosts
 from streams.ws_auth import TicketRejected, ws_user
 
 logger = logging.getLogger(__name__)

@@ -57,6 +57,8 @@ def uvicorn_direct_write(send: Any) -> DirectWrite | None:
     if proto is None:
         return None
     try:
+        # Lazy: reached only under uvicorn's websockets-sansio protocol; `websockets` comes
+        # with uvicorn[standard], it is not one of our own runtime dependencies.
         from websockets.protocol import State
 
         conn, transport, writable = proto.conn, proto.transport, proto.writable

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 
 from core.errors import InternalError
+from streams import fanout
 from streams.audience import Audience, event_audience
 from streams.relay import relay_submit
 
@@ -24,8 +25,6 @@ logger = logging.getLogger(__name__)
 def emit_show_event(*, show_id: int, type: str, data: dict[str, Any]) -> None:
     """Deliver `type` with `data` to its audience in show `show_id` (everyone watching, or
     the show's hosts: `streams.audience`), after commit."""
-    from streams import fanout
-
     if event_audience(type) is Audience.USER:  # checked now, not after commit
         raise InternalError(f"{type!r} is for one user: use emit_user_event")
 
@@ -38,8 +37,6 @@ def emit_show_event(*, show_id: int, type: str, data: dict[str, Any]) -> None:
 
 def emit_user_event(*, user_id: int, type: str, data: dict[str, Any]) -> None:
     """Send a private event to one user's open sockets (all shows), after commit."""
-    from streams import fanout
-
     if event_audience(type) is not Audience.USER:
         raise InternalError(f"{type!r} is not a one-user event: use emit_show_event")
 

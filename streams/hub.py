@@ -46,6 +46,7 @@ from streams import fanout, presence
 from streams.connection import BUFFERING, Conn
 from streams.frames import ws_text_frame
 from streams.pubsub import PubSubConnection, PubSubError
+from streams.services import reaction_counts_take
 
 logger = logging.getLogger(__name__)
 
@@ -392,8 +393,6 @@ class Hub:
 
 
 def _reaction_burst(*, show_id: int) -> None:
-    from streams.services import reaction_counts_take
-
     counts = reaction_counts_take(show_id=show_id)
     if counts:
         fanout.publish_show_event(show_id=show_id, type="reaction.burst", data={"counts": counts})

@@ -18,6 +18,8 @@ from django.utils import timezone
 from catalog.models import Product, ShopStaff, Variant
 from catalog.selectors import shops_for_user, user_can_manage_shop
 from core.errors import Forbidden, NotFound
+from streams import hooks
+from streams.audience import socket_hears_hosts
 from streams.models import ChatMessage, LineupItem, ModerationAction, Pin, Show, ShowModerator
 from streams.presence import viewer_count
 
@@ -86,6 +88,13 @@ def show_with_role(*, show_id: int, user: Any, lock: bool = False) -> tuple[Show
     if show.user_is_moderator:  # type: ignore[attr-defined]
         return show, "moderator"
     return show, "viewer"
+
+
+def user_hears_hosts(*, show_id: int, user: Any) -> bool:
+    """`streams.audience.socket_hears_hosts` for `user` in show `show_id` now (one query;
+    the live room asks once, when a signed-in socket joins)."""
+    _, role = show_with_role(show_id=show_id, user=user)
+    return socket_hears_hosts(role)
 
 
 def user_show_roles(*, user: Any, shows: list[Show]) -> dict[int, Role]:
@@ -204,7 +213,8 @@ def pin_payload(pin: Pin | None, *, viewer: Any = None) -> dict[str, Any] | None
     """A pin as clients see it; ``None`` stays ``None`` (nothing pinned).
 
     `viewer` is the seam for per-viewer fields: the orders app adds `shipping_fee` for a
-    signed-in viewer reading the current pin. Broadcast events pass no viewer.
+    signed-in viewer reading the current pin (`streams.hooks.pin_shipping_fee`).
+    Broadcast events pass no viewer.
     """
     if pin is None:
         return None
@@ -223,9 +233,7 @@ def pin_payload(pin: Pin | None, *, viewer: Any = None) -> dict[str, Any] | None
         "auction": _pin_auction_id(pin),
     }
     if pin.unpinned_at is None and getattr(viewer, "is_authenticated", False):
-        from orders.selectors import pin_shipping_fee  # orders builds on streams
-
-        payload["shipping_fee"] = money(pin_shipping_fee(buyer=viewer, pin=pin))
+        payload["shipping_fee"] = money(hooks.pin_shipping_fee(buyer=viewer, pin=pin))
     return payload
 
 
@@ -472,14 +480,8 @@ def show_snapshot(*, show_id: int, user: Any) -> dict[str, Any]:
         "recent_messages": chat_recent_payload(show_id=show.pk),
         "role": role,
         "moderation": _own_restriction_payload(show=show, user=user, role=role),
-        "auction": _running_auction_payload(show_id=show.pk),
+        "auction": hooks.running_auction(show_id=show.pk),  # auctions
     }
-
-
-def _running_auction_payload(*, show_id: int) -> dict[str, Any] | None:
-    from auctions.selectors import auction_running_payload  # auctions builds on streams
-
-    return auction_running_payload(show_id=show_id)
 
 
 def _own_restriction_payload(*, show: Show, user: Any, role: Role) -> dict[str, Any] | None:

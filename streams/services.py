@@ -42,6 +42,7 @@ from core.errors import ApiError, Forbidden, Invalid, InvalidState, NotFound
 from core.redis import get_redis, redis_key
 from core.text import check_text as _check_text
 from core.throttling import CACHE_ERRORS, fixed_window_hit, warn_cache_down
+from streams import hooks
 from streams.events import emit_show_event, emit_user_event
 from streams.models import ChatMessage, LineupItem, ModerationAction, Pin, Show, ShowModerator
 from streams.selectors import (
@@ -56,8 +57,6 @@ from streams.selectors import (
     user_restriction,
     user_show_role,
 )
-from trust.quality import listing_require_ready
-from trust.services import case_for_moderation as trust_case_for_moderation
 from webhooks.services import event_record
 
 User = get_user_model()
@@ -351,7 +350,7 @@ def pin_product(
     if limit_per_buyer is not None and limit_per_buyer < 1:
         msg = "Must be at least 1."
         raise Invalid(f"limit_per_buyer: {msg}", details={"limit_per_buyer": [msg]})
-    listing_require_ready(product)  # 409 listing_not_ready on a failed `block` check
+    hooks.pin_check(product)  # trust: 409 listing_not_ready on a failed `block` check
     now = timezone.now()
     Pin.objects.filter(show=show, unpinned_at__isnull=True).update(unpinned_at=now)
     offset_s = 0.0
@@ -588,7 +587,7 @@ def moderation_apply(
         emit_show_event(show_id=show.pk, type="chat.removed", data={"id": message.pk})
     notice = moderation_notice_payload(record)
     emit_user_event(user_id=target.pk, type="moderation.notice", data=notice)
-    trust_case_for_moderation(record=record)  # a ban or timeout is a case (trust app)
+    hooks.moderation_applied(record=record)  # trust: a ban or timeout is a case
     return record
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from django.conf import settings
 
+from catalog.selectors import user_can_manage_shop
 from core.errors import NotFound
 from core.redis import get_redis, redis_key
 from streams.models import Show
@@ -41,8 +42,6 @@ def ws_ticket_issue(*, user: Any, show_id: int) -> str:
 
 
 def _is_host(*, user: Any, show: Show) -> bool:
-    from catalog.selectors import user_can_manage_shop
-
     return user_can_manage_shop(user=user, shop=show.shop)
 
 

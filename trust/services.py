@@ -21,6 +21,7 @@ from core.text import check_text
 from streams.events import emit_user_event
 from streams.models import ChatMessage, ModerationAction, Show
 from streams.selectors import iso, user_show_role
+from streams.services import moderation_lift
 from trust.models import Appeal, Case, CaseEvent
 from trust.quality import listing_prohibited
 from trust.rules import DEFAULT_CHAT_RULE, RULES
@@ -292,10 +293,6 @@ def _lift(*, case: Case, staff: Any, reason: str) -> bool:
     - bidding blocked, account restricted: the case itself was the restriction.
     """
     if case.kind in _CHAT_KINDS.values():
-        # streams.services imports this module (moderation opens cases): a known cycle,
-        # listed in pyproject's import contract until one side stops calling the other.
-        from streams.services import moderation_lift
-
         if case.show_id is None or case.moderation_action_id is None:
             return False
         record = moderation_lift(

@@ -126,3 +126,28 @@ def test_staff_can_list_staff_but_not_change_it(client_for, shop):
 def test_staff_endpoint_unknown_shop_is_404(client_for, user):
     r = client_for(user).post("/api/v1/shops/424242/staff/", {"username": user.username})
     assert_error(r, 404, "not_found")
+
+
+def test_staff_are_named_by_username_in_any_case(client_for, shop):
+    helper = UserFactory(username="Helper")
+    owner = client_for(shop.owner)
+    url = f"/api/v1/shops/{shop.pk}/staff/"
+    assert owner.post(url, {"username": "hELPER"}).json()["user"]["id"] == helper.pk
+    assert list(ShopStaff.objects.values_list("user_id", flat=True)) == [helper.pk]
+    assert owner.delete(f"{url}?username=HELPER").status_code == 204
+    assert not ShopStaff.objects.exists()
+
+
+def test_me_lists_the_shops_owned_and_staffed(client_for, shop):
+    member = ShopStaffFactory(shop=shop).user
+    own = ShopFactory(owner=member, name="Own")
+    r = client_for(member).get("/api/v1/me/")
+    assert r.status_code == 200
+    assert r.json() == {
+        "id": member.pk,
+        "username": member.username,
+        "shops": [
+            {"id": shop.pk, "name": shop.name, "role": "staff"},
+            {"id": own.pk, "name": "Own", "role": "owner"},
+        ],
+    }
