@@ -21,6 +21,20 @@ ADDRESS = {
 }
 
 
+def tap_buy(http: Any, pin: Any, token: str) -> tuple[int, str, int | None]:
+    """One buyer's tap over HTTP on the pinned product: (status, "held" or the error code,
+    the hold id when one was made)."""
+    r = http.post(
+        f"/api/v1/shows/{pin.show_id}/buy/",
+        json={"product": pin.product_id},
+        headers={"Authorization": f"Token {token}"},
+    )
+    body = r.json()
+    if r.status_code == 201:
+        return 201, "held", body["hold"]["id"]
+    return r.status_code, body["error"]["code"], None
+
+
 def variant_of(product: Any) -> Variant:
     """The product's (only) variant, fresh from the database."""
     return Variant.objects.get(product=product)

@@ -15,7 +15,7 @@ from core.errors import ApiError
 from orders import services
 from orders.models import Hold
 from tests.factories import UserFactory, token_for
-from tests.orders.helpers import active_held, stock, variant_of
+from tests.orders.helpers import active_held, stock, tap_buy, variant_of
 from tests.support.processes import HTTP_SERVERS, run_http_server
 
 
@@ -89,15 +89,7 @@ def test_flash_sale_over_http_holds_exactly_the_stock_then_gives_it_all_back(
         with httpx.Client(base_url=url, timeout=60, limits=limits) as http:
 
             def tap(token: str) -> tuple[int, str, int | None]:
-                r = http.post(
-                    f"/api/v1/shows/{pin.show_id}/buy/",
-                    json={"product": pin.product_id},
-                    headers={"Authorization": f"Token {token}"},
-                )
-                body = r.json()
-                if r.status_code == 201:
-                    return 201, "held", body["hold"]["id"]
-                return r.status_code, body["error"]["code"], None
+                return tap_buy(http, pin, token)
 
             with ThreadPoolExecutor(max_workers=50) as pool:
                 answers = list(pool.map(tap, [t for t in tokens for _ in range(taps_each)]))

@@ -22,7 +22,7 @@ from orders.models import Hold, WaitlistEntry
 from streams import services as streams
 from tests.factories import UserFactory, token_for
 from tests.helpers import assert_error
-from tests.orders.helpers import active_held, buy, stock, variant_of
+from tests.orders.helpers import active_held, buy, stock, tap_buy, variant_of
 from tests.support.processes import run_http_server
 
 
@@ -282,15 +282,7 @@ def test_a_crowd_over_http_then_a_cancel_and_an_expiry_each_reach_the_next_buyer
     ):
 
         def tap(token: str) -> tuple[int, str, int | None]:
-            r = http.post(
-                f"/api/v1/shows/{pin.show_id}/buy/",
-                json={"product": pin.product_id},
-                headers={"Authorization": f"Token {token}"},
-            )
-            body = r.json()
-            if r.status_code == 201:
-                return 201, "held", body["hold"]["id"]
-            return r.status_code, body["error"]["code"], None
+            return tap_buy(http, pin, token)
 
         with ThreadPoolExecutor(max_workers=20) as pool:
             answers = list(pool.map(tap, tokens[:buyers]))
