@@ -25,6 +25,11 @@ def variant_key(variant_id: int) -> str:
     return redis_key("soldout", "v", variant_id)
 
 
+def variant_key_prefix() -> str:
+    """`variant_key` without the id: the gate's Lua script builds the key from a flag."""
+    return redis_key("soldout", "v", "")
+
+
 def show_key(show_id: int) -> str:
     return redis_key("soldout", "s", show_id)
 

@@ -9,10 +9,11 @@ through, so it cannot oversell; PostgreSQL stays the stock gate (`orders.invento
 INVARIANT: the gate answers `sold_out` only if PostgreSQL said ``available == 0`` for that
 variant, and no stock increase of the variant committed since. How:
 
-- **Generations.** Every variant has a counter in Redis (``soldout:v:<variant>``), bumped
-  by every change that can give units back (`stock_back`: a hold released — expired,
-  cancelled, payment failed, an auction's unit, a waitlist unit given back — and every
-  raise of on hand — an adjustment, a restock after a cancel or refund, a CSV import).
+- **Generations** (`core.generations`). Every variant has a counter in Redis
+  (``soldout:v:<variant>``), bumped by every change that can give units back
+  (`stock_back`: a hold released — expired, cancelled, payment failed, an auction's
+  unit, a waitlist unit given back — and every raise of on hand — an adjustment, a
+  restock after a cancel or refund, a CSV import).
   Every show has one too (``soldout:s:<show>``), bumped when its pin changes or it ends
   (`show_changed`), so a re-pin (another limit, another product) is decided by
   PostgreSQL again.
@@ -54,7 +55,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from core.generations import show_changed, show_key, stock_back, variant_key  # noqa: F401
+from core.generations import show_key, variant_key, variant_key_prefix
 from core.redis import get_redis, redis_key
 from core.throttling import CACHE_ERRORS, warn_cache_down
 from orders import clock
@@ -127,7 +128,7 @@ def sold_out_known(*, show_id: int, product_id: int, variant_id: int | None, qua
                 _flag_key(show_id=show_id, product_id=product_id, variant_id=variant_id),
                 show_key(show_id),
             ],
-            args=[redis_key("soldout", "v", "")],
+            args=[variant_key_prefix()],
         )
     except CACHE_ERRORS as exc:
         warn_cache_down("sold-out gate", exc)
