@@ -221,8 +221,14 @@ async function buy() {
   }
 }
 
-function setHold(hold) {
-  if (!hold) return;
+// Holds whose end (converted, expired, cancelled) was heard over the socket, by id: the
+// end can arrive before the buy's own answer that still says "active".
+const holdsEnded = new Map();
+
+function setHold(incoming) {
+  if (!incoming) return;
+  const ended = incoming.status === "active" ? holdsEnded.get(incoming.id) : undefined;
+  const hold = ended ? { ...incoming, ...ended } : incoming;
   if (state.hold && state.hold.id !== hold.id && state.hold.status === "active" && hold.status !== "active") return;
   // A hold never becomes active again (SPEC: active → converted | expired | cancelled). Its
   // private events carry no seq and come from different processes (the web relay, the
@@ -265,8 +271,25 @@ const ORDER_WORDS = {
   refunded: "Order refunded.",
 };
 
-function setOrder(order) {
-  if (!order) return;
+// An order's private events come from the Celery worker and can overtake the HTTP answer
+// that created the order (a one-tap buy paid before its 201 reached the page). Remember the
+// furthest status seen for each order and never step back to an earlier one.
+const ORDER_RANK = {
+  pending_payment: 0, paid: 1, payment_failed: 1, shipped: 2, delivered: 3, cancelled: 4, refunded: 4,
+};
+const ordersSeen = new Map();
+
+function latestOrder(order) {
+  const seen = ordersSeen.get(order.id);
+  const rank = (o) => ORDER_RANK[o.status] ?? 0;
+  const merged = !seen || rank(order) >= rank(seen) ? { ...seen, ...order } : { ...order, ...seen };
+  ordersSeen.set(order.id, merged);
+  return merged;
+}
+
+function setOrder(incoming) {
+  if (!incoming) return;
+  const order = latestOrder(incoming);
   // Follow only the order of this page's current purchase.
   const ours = (state.order && order.id === state.order.id)
     || (state.hold && order.hold === state.hold.id)
@@ -541,6 +564,7 @@ function onEvent(type, d) {
     case "viewers.changed": setViewers(d.count); break;
     case "reaction.burst": showBurst(d.counts); break;
     case "hold.updated":
+      if (d.status !== "active") holdsEnded.set(d.id, d);
       if (state.hold && d.id === state.hold.id) setHold(d);
       else if (d.offer && d.status === "active" && !(state.hold && state.hold.status === "active")) {
         // Units came back for us from the waitlist: a short hold to pay for.

@@ -16,6 +16,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from orders.models import Order
 from streams.models import LineupItem, Pin
 from tests.browser.conftest import new_context, screenshot, sign_in
 from tests.factories import ProductFactory, ShopFactory, ShowFactory, UserFactory, token_for
@@ -287,3 +288,55 @@ def test_replay_moments_seek_the_video_and_stay_buyable(browser, server_and_work
     dave.get_by_label("Postal code").fill("11111")
     dave.get_by_role("button", name="Pay now").click()
     expect(dave.locator("#order-line")).to_contain_text("Paid")
+
+
+def test_one_tap_paid_before_the_buy_answer_arrives_still_reads_paid(browser, server_and_worker):
+    """The worker's `order.updated` (paid) can reach the page before the buy's own 201 on a
+    busy machine: the page must not step back to "Paying…" when the older answer lands."""
+    base = server_and_worker
+    host_user = UserFactory(username="host")
+    shop = ShopFactory(owner=host_user, name="Corner Shop")
+    shirt = ProductFactory(shop=shop, title="Linen shirt", price=Decimal("25.00"))
+    show = ShowFactory(shop=shop, status="live", started_at=timezone.now())
+    LineupItem.objects.create(show=show, product=shirt, position=0)
+    alice_user = UserFactory(username="alice")
+    save_one_tap_details(base, alice_user)
+    with httpx.Client(base_url=base, timeout=10) as http:
+        pinned = http.post(
+            f"/api/v1/shows/{show.id}/pins/",
+            json={"product": shirt.id},
+            headers={"Authorization": f"Token {token_for(host_user)}"},
+        )
+        assert pinned.status_code == 201, pinned.text
+
+    alice = sign_in(new_context(browser, base), "alice", f"/shows/{show.id}/")
+    expect(alice.locator("#conn")).to_have_attribute("data-state", "live")
+    expect(alice.locator("#pin-title")).to_have_text("Linen shirt")
+
+    held_back: list[int] = []
+
+    def answer_after_paid(route) -> None:  # type: ignore[no-untyped-def]
+        # Let the buy through, then hold its answer until the worker has paid the order
+        # and the page has heard `order.updated` over its socket.
+        response = route.fetch()
+        order_id = response.json()["order"]["id"]
+        held_back.append(order_id)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if Order.objects.get(pk=order_id).status == "paid":
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)  # the event's way from the worker through Redis to the socket
+        route.fulfill(response=response)
+
+    alice.route(f"**/api/v1/shows/{show.id}/buy/", answer_after_paid)
+    alice.get_by_role("button", name="Buy now").click()
+    expect(alice.locator("#order-line")).to_contain_text("Paid")
+    assert held_back and Order.objects.get(pk=held_back[0]).status == "paid"
+    # The late answer (pending_payment) has been applied by now and did not win.
+    alice.wait_for_function("window.__lcMetrics && window.__lcMetrics.buyMs > 0")
+    expect(alice.locator("#order-line")).to_contain_text("Paid")
+    expect(alice.locator("#order-line")).to_have_attribute("data-status", "paid")
+    # Nor does its hold come back to life: the hold ended (converted) and Buy is free again.
+    expect(alice.locator("#hold-countdown")).to_have_text("")
+    expect(alice.get_by_role("button", name="Buy now")).to_be_enabled()
