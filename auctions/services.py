@@ -34,6 +34,7 @@ from core.errors import ApiError, Forbidden, InternalError, Invalid, NotFound
 from orders import clock, inventory
 from orders import services as checkout  # its public names only
 from orders.models import Address, Hold, PaymentMethod
+from orders.selectors import saved_defaults
 from orders.terms import OfferRoom, offer_room, sale_terms
 from streams.events import emit_show_event, emit_user_event
 from streams.models import Show
@@ -100,8 +101,7 @@ def _check_bidder(*, user: Any, show: Show, role: Role) -> tuple[PaymentMethod, 
     reason = bidding_block_reason(user=user)
     if reason is not None:
         raise ApiError("bidding_blocked", reason, status=403, details={"reason": reason})
-    method = PaymentMethod.objects.filter(user_id=user.pk, is_default=True).first()
-    address = Address.objects.filter(user_id=user.pk, is_default=True).first()
+    method, address = saved_defaults(user_id=user.pk)
     if method is None or address is None:
         raise ApiError(
             "payment_method_required",

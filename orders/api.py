@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from core.api import ApiView
+from core.api import ApiView, represent
 from core.pagination import CursorPagination
 from core.throttling import FailOpenSimpleRateThrottle, FailOpenUserRateThrottle
 from orders import selectors, services
@@ -115,7 +115,7 @@ class BuyApi(ApiView):
             "shipping_fee": result.shipping_fee,
             "currency": result.hold.currency,
         }
-        return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)
+        return Response(represent(self.OutputSerializer, body), status=status.HTTP_201_CREATED)
 
 
 class WaitlistJoinApi(ApiView):

@@ -14,6 +14,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from catalog.models import Shop, Variant
 from catalog.selectors import user_can_manage_shop
 from core.errors import Forbidden, NotFound
+from core.rows import ModelColumns, table
 from orders import clock
 from orders.models import (
     Address,
@@ -223,3 +224,22 @@ def holds_due_for_expiry(*, variant_id: int | None = None, limit: int = 500) -> 
     if variant_id is not None:
         qs = qs.filter(variant_id=variant_id)
     return list(qs.order_by("expires_at", "id").values_list("id", flat=True)[:limit])
+
+
+_SAVED_METHOD = ModelColumns(PaymentMethod, "pm")
+_SAVED_ADDRESS = ModelColumns(Address, "ad")
+
+
+def saved_defaults(*, user_id: int) -> tuple[PaymentMethod | None, Address | None]:
+    """The user's default payment method and default address (each None when not saved),
+    in one statement: what one-tap needs, read on every buy and every bid. (At most one
+    default of each per user: the partial unique constraints in orders/models.py.)"""
+    sql = (
+        f"SELECT {_SAVED_METHOD.sql}, {_SAVED_ADDRESS.sql} FROM (SELECT 1) AS one"  # noqa: S608
+        f" LEFT JOIN {table(PaymentMethod)} AS pm ON pm.user_id = %s AND pm.is_default"
+        f" LEFT JOIN {table(Address)} AS ad ON ad.user_id = %s AND ad.is_default"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id, user_id])
+        row = cursor.fetchone()
+    return _SAVED_METHOD.build(row, 0), _SAVED_ADDRESS.build(row, len(_SAVED_METHOD))

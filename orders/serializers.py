@@ -10,6 +10,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from core.api import represent
 from orders import clock
 from orders.models import Address, Hold, Order, PaymentMethod, Shipment
 
@@ -132,11 +133,11 @@ class AddressOutput(serializers.ModelSerializer):
 
 
 def hold_data(hold: Hold) -> dict[str, Any]:
-    return dict(HoldOutput(hold).data)
+    return dict(represent(HoldOutput, hold))
 
 
 def order_data(order: Order) -> dict[str, Any]:
-    return dict(OrderOutput(order).data)
+    return dict(represent(OrderOutput, order))
 
 
 def shipment_data(shipment: Shipment) -> dict[str, Any]:

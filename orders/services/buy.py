@@ -13,8 +13,8 @@ from django.db import transaction
 
 from core.errors import ApiError
 from orders import clock, dispatch, inventory, soldout
-from orders.models import Address, Hold, Order, PaymentMethod
-from orders.selectors import holds_due_for_expiry, shipping_fee_quote
+from orders.models import Hold, Order
+from orders.selectors import holds_due_for_expiry, saved_defaults, shipping_fee_quote
 from orders.services import notify
 from orders.services.checkout import order_open_saved
 from orders.services.endings import hold_expire
@@ -74,10 +74,7 @@ def hold_create(
             quantity=quantity,
         ):
             raise _sold_out()
-    payment_method = PaymentMethod.objects.filter(user_id=buyer.pk, is_default=True).first()
-    address = None
-    if payment_method is not None:  # one-tap needs both; spare the read when it cannot be
-        address = Address.objects.filter(user_id=buyer.pk, is_default=True).first()
+    payment_method, address = saved_defaults(user_id=buyer.pk)
     one_tap = payment_method is not None and address is not None
     if not one_tap:  # a read: keep it out of the transaction
         shipping_fee = shipping_fee_quote(

@@ -14,7 +14,7 @@ from orders import clock, dispatch
 from orders.models import Address, Hold, Order, PaymentMethod
 from orders.payments import get_provider
 from orders.payments.base import UnknownToken
-from orders.selectors import shipping_fee_for_weight
+from orders.selectors import saved_defaults, shipping_fee_for_weight
 from orders.serializers import order_data
 from orders.services import notify
 from orders.services.shipping import shipment_for_update
@@ -97,8 +97,7 @@ def order_open_one_tap(*, hold: Hold, now: datetime) -> Order | None:
     their default payment method and address saved, open the order, tell the buyer and
     queue its capture after commit; else None (the hold waits for checkout). Inside the
     caller's transaction, with the hold locked."""
-    method = PaymentMethod.objects.filter(user_id=hold.buyer_id, is_default=True).first()
-    address = Address.objects.filter(user_id=hold.buyer_id, is_default=True).first()
+    method, address = saved_defaults(user_id=hold.buyer_id)
     if method is None or address is None:
         return None
     order = order_open_saved(hold=hold, method=method, address=address, now=now)

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from django.db import connection
+
 from catalog.models import Product, Variant
-from core.errors import ApiError, Invalid, NotFound
+from core.errors import ApiError, InternalError, Invalid, NotFound
+from core.rows import ModelColumns, table
 from streams.models import Pin, Show
 
 
@@ -28,31 +32,26 @@ def resolve_offer(*, show_id: int, product_id: int, variant_id: int | None) -> O
     shoppable replay) sells anything pinned in it; a scheduled show and a rehearsal sell
     nothing. At what price and within which limit is `orders.terms`' to say.
 
-    The hot path (a live show selling its current pin) reads the pin with its show and
-    product in one query, then the product's variants (with their stock) in one more;
-    anything else takes the step-by-step checks below, which decide the error."""
-    pin = (
-        Pin.objects.select_related("show", "product", "auction")
-        .filter(show_id=show_id, unpinned_at__isnull=True)
-        .first()
-    )
-    auction = getattr(pin, "auction", None)  # a pin an auction made (auctions app)
-    if auction is not None and auction.status == "running" and auction.product_id == product_id:
-        raise ApiError("auction_running", "This product is being auctioned: bid.", status=409)
-    if (
-        pin is not None
-        and pin.product_id == product_id
-        and pin.show.status == Show.Status.LIVE
-        and not pin.show.rehearsal
-        and pin.product.is_active
-    ):
-        variant = variant_choose(product=pin.product, variant_id=variant_id)
-        return Offer(
-            show=pin.show,
-            product=pin.product,
-            variant=variant,
-            limit_per_buyer=pin.limit_per_buyer,
-        )
+    The hot path (a live show selling its current pin) reads the pin with its show, its
+    product, its auction and the product's variants (with their stock) in one statement
+    (`_current_pin_offer`); anything else takes the step-by-step checks below, which
+    decide the error."""
+    hot = _current_pin_offer(show_id=show_id, product_id=product_id)
+    if hot is not None:
+        if hot.auction_status == "running" and hot.auction_product_id == product_id:
+            raise ApiError("auction_running", "This product is being auctioned: bid.", status=409)
+        if (
+            hot.product.pk == product_id
+            and hot.show.status == Show.Status.LIVE
+            and not hot.show.rehearsal
+            and hot.product.is_active
+        ):
+            variant = variant_choose(
+                product=hot.product, variant_id=variant_id, variants=hot.variants
+            )
+            return Offer(
+                show=hot.show, product=hot.product, variant=variant, limit_per_buyer=hot.limit
+            )
     show = Show.objects.filter(pk=show_id).first()
     if show is None:
         raise NotFound("No such show.")
@@ -79,10 +78,14 @@ def resolve_offer(*, show_id: int, product_id: int, variant_id: int | None) -> O
     return Offer(show=show, product=product, variant=variant, limit_per_buyer=limit)
 
 
-def variant_choose(*, product: Product, variant_id: int | None) -> Variant:
+def variant_choose(
+    *, product: Product, variant_id: int | None, variants: list[Variant] | None = None
+) -> Variant:
     """The product's variant `variant_id`, or its only one: 400 invalid (not one of its
-    variants) / variant_required (several, none named), 409 sold_out (none at all)."""
-    variants = list(product.variants.all())
+    variants) / variant_required (several, none named), 409 sold_out (none at all).
+    `variants`: the product's variants when the caller has read them already."""
+    if variants is None:
+        variants = list(product.variants.all())
     if variant_id is not None:
         for v in variants:
             if v.pk == variant_id:
@@ -101,3 +104,66 @@ def variant_choose(*, product: Product, variant_id: int | None) -> Variant:
         status=400,
         details={"variant": ["Required for this product."]},
     )
+
+
+_SHOW = ModelColumns(Show, "s")
+_PRODUCT = ModelColumns(Product, "p")
+_VARIANT = ModelColumns(Variant, "v")
+
+
+@functools.cache
+def _current_pin_offer_sql() -> str:
+    # Built on first use, once every app is loaded: the auction is the auctions app's
+    # model (above this layer), reached through the pin's reverse relation, not imported.
+    auction = Pin.auction.related.related_model
+    if isinstance(auction, str):
+        raise InternalError("Pin.auction must name a model, not 'self'.")
+    return f"""
+SELECT pin.id, pin.limit_per_buyer, a.status, a.product_id,
+       {_SHOW.sql}, {_PRODUCT.sql}, {_VARIANT.sql}
+FROM {table(Pin)} AS pin
+JOIN {table(Show)} AS s ON s.id = pin.show_id
+JOIN {table(Product)} AS p ON p.id = pin.product_id
+LEFT JOIN {table(auction)} AS a ON a.pin_id = pin.id
+LEFT JOIN {table(Variant)} AS v ON v.product_id = p.id AND p.id = %s
+WHERE pin.show_id = %s AND pin.unpinned_at IS NULL
+ORDER BY pin.pinned_at, pin.id, v.position, v.id
+"""  # noqa: S608 - identifiers from the models' metadata; values are parameters
+
+
+@dataclass(frozen=True)
+class _PinnedOffer:
+    show: Show
+    product: Product
+    variants: list[Variant]  # empty unless the pinned product is the one asked for
+    limit: int | None
+    auction_status: str | None
+    auction_product_id: int | None
+
+
+def _current_pin_offer(*, show_id: int, product_id: int) -> _PinnedOffer | None:
+    """The show's current pin with its show, product, limit and auction, and the
+    product's variants when it is `product_id`, in one statement:
+    what `Pin.objects.select_related("show", "product", "auction")` and
+    `product.variants.all()` read, without compiling two querysets per tap."""
+    with connection.cursor() as cursor:
+        cursor.execute(_current_pin_offer_sql(), [product_id, show_id])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    first = rows[0]
+    pin_id, limit, auction_status, auction_product_id = first[:4]
+    show = _SHOW.build(first, 4)
+    product = _PRODUCT.build(first, 4 + len(_SHOW))
+    if show is None or product is None:  # both inner joins
+        raise InternalError("The current pin's show or product row came back empty.")
+    variants = []
+    start = 4 + len(_SHOW) + len(_PRODUCT)
+    for row in rows:
+        if row[0] != pin_id:  # a second open pin (never expected): the first one counts
+            break
+        variant = _VARIANT.build(row, start)
+        if variant is not None:
+            variant.product = product  # spare the query `variant.product` would make
+            variants.append(variant)
+    return _PinnedOffer(show, product, variants, limit, auction_status, auction_product_id)

@@ -19,21 +19,23 @@ from tests.orders.helpers import buy
 
 pytestmark = pytest.mark.django_db
 
-# Token auth; the pin with its show and product; the product's variants (and their stock,
-# the unlocked pre-check); the default payment method (the address is read only when one is
-# saved); the open parcel with the shop's fee table; the hold INSERT; the gate UPDATE.
+# Token auth; the pin with its show, product and auction and the product's variants (and
+# their stock, the unlocked pre-check), in one statement; the default payment method and
+# address, in one; the open parcel with the shop's fee table; the hold INSERT; the gate UPDATE.
 # In the transaction, the rule in force is read again under the show's row lock (the show
 # lock, the current pin: issue 9, a buy racing a re-pin or the show's end gets the current
-# price and limit; orders/terms.py). (Before the flash-sale work: 12; before issue 9: 7.)
-PLAIN_BUY = 9
+# price and limit; orders/terms.py). (Before the one-statement offer read: 9; before the
+# flash-sale work: 12; before issue 9: 7.)
+PLAIN_BUY = 8
 # Plus the buyer row lock and the units already taken, for a pin with a per-buyer limit.
-# (Before: 14; before issue 9: 9.)
-LIMITED_BUY = 11
-# One-tap: plus the default address; the order, the parcel (opened here: its lock, its
+# (Before the one-statement offer read: 11; before: 14; before issue 9: 9.)
+LIMITED_BUY = 10
+# One-tap: the order, the parcel (opened here: its lock, its
 # shop's currency, its INSERT), the fee table, the parcel UPDATE, the hold's order UPDATE;
 # no quote; the webhook outbox's `order.created` (one statement, rows only for a shop with
-# a subscribed endpoint). (Before: 17; before issue 9: 14; before webhooks: 16.)
-ONE_TAP_BUY = 17
+# a subscribed endpoint). (Before the one-statement reads: 17; before issue 9: 14; before
+# webhooks: 16.)
+ONE_TAP_BUY = 15
 
 
 def _statements(client: Any, pin: Any) -> list[str]:
