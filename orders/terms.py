@@ -48,6 +48,12 @@ FROM streams_show AS show JOIN catalog_shop AS shop ON shop.id = show.shop_id
 WHERE show.id = %s
 FOR KEY SHARE OF show
 """
+# The live show's current pin (Pin's ordering, as `.first()` would read it): every tap of
+# a flash sale reads it, so it is written out rather than compiled from a queryset.
+_CURRENT_PIN = f"""
+SELECT product_id, price, limit_per_buyer FROM {Pin._meta.db_table}
+WHERE show_id = %s AND unpinned_at IS NULL ORDER BY pinned_at, id LIMIT 1
+"""  # noqa: S608 - the table name is the model's
 # The buyer row, which serialises one buyer's hold-creating transactions (lock order:
 # buyer row first, see orders/services/__init__.py).
 _LOCK_BUYER = "SELECT 1 FROM {table} WHERE id = %s FOR NO KEY UPDATE"
@@ -71,21 +77,20 @@ def sale_terms(*, show_id: int, product_id: int, variant: Variant) -> SaleTerms:
     with connection.cursor() as cursor:
         cursor.execute(_LOCK_SHOW, [show_id])
         status, currency = cursor.fetchone()
-    if status == Show.Status.LIVE:
-        pin = (
-            Pin.objects.filter(show_id=show_id, unpinned_at__isnull=True)
-            .values_list("product_id", "price", "limit_per_buyer")
-            .first()
+        if status == Show.Status.LIVE:
+            cursor.execute(_CURRENT_PIN, [show_id])  # a statement of its own: see _LOCK_SHOW
+            pin = cursor.fetchone()
+        else:
+            pin = None
+    if pin is not None and pin[0] == product_id:
+        price = pin[1] if pin[1] is not None else variant.effective_price
+        return SaleTerms(
+            show_status=status,
+            currency=currency,
+            pinned=True,
+            unit_price=price,
+            limit_per_buyer=pin[2],
         )
-        if pin is not None and pin[0] == product_id:
-            price = pin[1] if pin[1] is not None else variant.effective_price
-            return SaleTerms(
-                show_status=status,
-                currency=currency,
-                pinned=True,
-                unit_price=price,
-                limit_per_buyer=pin[2],
-            )
     latest_limit = (
         Pin.objects.filter(show_id=show_id, product_id=product_id)
         .order_by("-pinned_at", "-id")
