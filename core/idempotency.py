@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.http import HttpResponse
 from django.http.request import RawPostDataException
 from django.utils import timezone
@@ -66,15 +66,11 @@ def idempotency_claim(*, request: Request) -> IdempotencyRecord | None:
         "key": key,
     }
     request_hash = _request_hash(request)
-    expiry = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS)
-    IdempotencyRecord.objects.filter(**scope, created_at__lt=expiry).delete()
-    try:
-        with transaction.atomic():
-            return IdempotencyRecord.objects.create(**scope, request_hash=request_hash)
-    except IntegrityError:
-        pass
+    claimed = _claim(scope=scope, request_hash=request_hash)
+    if claimed is not None:
+        return claimed
     existing = IdempotencyRecord.objects.filter(**scope).first()
-    if existing is None:  # vanished between insert and read: treat as a fresh claim
+    if existing is None:  # vanished between the claim and this read: claim it afresh
         return IdempotencyRecord.objects.create(**scope, request_hash=request_hash)
     if existing.request_hash != request_hash:
         raise ApiError(
@@ -101,6 +97,47 @@ def idempotency_claim(*, request: Request) -> IdempotencyRecord | None:
         "A request with this Idempotency-Key is still being processed; retry shortly.",
         status=409,
     )
+
+
+# The claim in one statement (its own transaction in autocommit): a new row, or an expired
+# record of the same scope taken over in place; nothing when a live record holds the scope.
+_CLAIM = f"""
+INSERT INTO {IdempotencyRecord._meta.db_table} AS r (user_id, key, method, path, request_hash,
+    status, response_status, response_body, response_content_type, created_at, completed_at)
+VALUES (%(user)s, %(key)s, %(method)s, %(path)s, %(hash)s, %(status)s, NULL, '', '', %(now)s, NULL)
+ON CONFLICT (user_id, method, path, key) DO UPDATE SET
+    request_hash = EXCLUDED.request_hash, status = EXCLUDED.status, response_status = NULL,
+    response_body = '', response_content_type = '', created_at = EXCLUDED.created_at,
+    completed_at = NULL
+WHERE r.created_at < %(expiry)s
+RETURNING r.id
+"""  # noqa: S608 - the table name is the model's; values are parameters
+
+
+def _claim(*, scope: dict[str, Any], request_hash: str) -> IdempotencyRecord | None:
+    """Claim the scope: insert its record, or take over one older than the retention
+    window (what a purge would have deleted); None when a live record holds it. Every
+    POST with a key runs this, so it is one round trip (it was a DELETE of the expired
+    record, then BEGIN, INSERT and COMMIT)."""
+    now = timezone.now()
+    params = {
+        "user": scope["user"].pk,
+        "key": scope["key"],
+        "method": scope["method"],
+        "path": scope["path"],
+        "hash": request_hash,
+        "status": IdempotencyRecord.Status.IN_PROGRESS,
+        "now": now,
+        "expiry": now - timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    record = IdempotencyRecord(id=row[0], **scope, request_hash=request_hash, created_at=now)
+    record._state.adding = False
+    return record
 
 
 def idempotency_complete(*, record: IdempotencyRecord, response: HttpResponse) -> None:

@@ -190,7 +190,7 @@ def breakdown_phase(stage: Stage, auction: dict[str, Any], rounds: int) -> dict[
             # Each call alone: the previous bid's fan-out to the viewers is over.
             t0 = time.monotonic()
             r = stage.rest.post(
-                "/bench/noop/", json={"product": 1}, headers={"Authorization": f"Token {token}"}
+                "/api/bench/noop/", json={"product": 1}, headers={"Authorization": f"Token {token}"}
             )
             times["noop"].append((time.monotonic() - t0) * 1000)
             if r.status_code != 201:
@@ -225,7 +225,7 @@ def queries_per_request(stage: Stage, auction: dict[str, Any]) -> dict[str, int]
 
     counts = {}
     for label, path, amount, status in [
-        ("noop", "/bench/noop/", None, 201),
+        ("noop", "/api/bench/noop/", None, 201),
         ("bid_refused", f"/api/v1/auctions/{auction['id']}/bids/", "1.00", 409),
         ("bid_accepted", f"/api/v1/auctions/{auction['id']}/bids/", "floor", 201),
     ]:

@@ -5,7 +5,7 @@
 
 Reuses the flash-sale machinery (bench/flash_sale/run.py: a throwaway database, a
 private redis-server, uvicorn with 2 workers serving the bench settings with the token
-DRF no-op `POST /bench/noop/`, a second uvicorn with 2 workers serving the bare DRF no-op
+DRF no-op `POST /api/bench/noop/`, a second uvicorn with 2 workers serving the bare DRF no-op
 of `bench/flash_sale/bare.py`, load-generator processes). Phases, interleaved so the
 machine's other load falls on all alike:
 
@@ -300,7 +300,7 @@ def report(res: dict[str, Any], args: argparse.Namespace, bare: Any, noop: Any, 
         "",
         "The bare DRF no-op is `bench/flash_sale/bare.py` (no middleware, no database, no "
         "authentication) on its own uvicorn with the same 2 workers; the DRF no-op is the "
-        "product's `/bench/noop/` (token authentication, middleware, throttles).",
+        "product's `/api/bench/noop/` (token authentication, middleware, throttles).",
         "",
         f"Bids (accepted + refused) per second: **{res['ratio']:.2f}x** the bare DRF no-op "
         f"({res['ratio_to_token_noop']:.2f}x the product's token no-op; goal "

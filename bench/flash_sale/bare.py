@@ -60,7 +60,10 @@ class BareNoopApi(APIView):
         return response
 
 
-urlpatterns = [path("bench/noop/", BareNoopApi.as_view()), path("healthz", BareNoopApi.as_view())]
+urlpatterns = [
+    path("api/bench/noop/", BareNoopApi.as_view()),
+    path("healthz", BareNoopApi.as_view()),
+]
 
 
 # --- the apps (built lazily: Django reads this module as its settings first) ---------------

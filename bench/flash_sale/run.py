@@ -5,7 +5,7 @@
 What it does (docs/benchmarks.md, "Flash sale"):
 1. Creates a bench database (dropped at the end) and a private redis-server, migrates,
    seeds a shop, live shows with pinned products and buyers with API tokens.
-2. Starts uvicorn with 2 workers (bench settings: the product plus `POST /bench/noop/`,
+2. Starts uvicorn with 2 workers (bench settings: the product plus `POST /api/bench/noop/`,
    a DRF no-op with the same authentication) and, later, a Celery worker.
 3. HTTP phases from separate load-generator processes (raw asyncio HTTP/1.1, 127.0.0.1):
    the no-op, buy (one hot variant), buy with an Idempotency-Key, a buy of a sold-out
@@ -462,7 +462,7 @@ def buy_requests(sale: Sale, tokens: list[str], *, with_key: bool = False) -> li
 
 def noop_requests(tokens: list[str]) -> list[bytes]:
     body = json.dumps({"product": 1}).encode()
-    return [render("POST", "/bench/noop/", token=t, body=body) for t in tokens]
+    return [render("POST", "/api/bench/noop/", token=t, body=body) for t in tokens]
 
 
 # --------------------------------------------------------------------------- pgbench
@@ -815,7 +815,7 @@ def queries_per_request(world: World) -> dict[str, int]:
     client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {world.tokens[-1]}")
     counts = {}
     for label, path, body in [
-        ("no-op", "/bench/noop/", {"product": 1}),
+        ("no-op", "/api/bench/noop/", {"product": 1}),
         ("buy", f"/api/v1/shows/{world.hot.show_id}/buy/", {"product": world.hot.product_id}),
     ]:
         with CaptureQueriesContext(connection) as ctx:

@@ -1,4 +1,4 @@
-"""The product's URLs plus `POST /bench/noop/`: a DRF view with the same authentication,
+"""The product's URLs plus `POST /api/bench/noop/`: a DRF view with the same authentication,
 permission, parser and renderer as buy, doing nothing. It is the baseline buy is
 compared with, and is mounted only by `bench.flash_sale.settings`."""
 
@@ -20,6 +20,6 @@ class NoopApi(ApiView):
         return Response({"ok": True}, status=201)
 
 
-urlpatterns = [path("bench/noop/", NoopApi.as_view()), *product_urlpatterns]
+urlpatterns = [path("api/bench/noop/", NoopApi.as_view()), *product_urlpatterns]
 
 __all__ = ["handler404", "handler500", "urlpatterns"]
