@@ -297,6 +297,9 @@ REACTION_RATE_WINDOW_S: int = env.int("REACTION_RATE_WINDOW_S", default=10)
 # Publish committed live-room events from a relay thread, not the request's (streams/relay.py).
 # Off in the in-process test suite, whose tests read events right after a service returns.
 LIVE_EVENTS_RELAY: bool = env.bool("LIVE_EVENTS_RELAY", default=not TESTING)
+# With the relay on, a `stock.changed` waits up to this long and a newer count for the same
+# variant replaces it: a burst of sales reaches viewers as a few counts a second (0: off).
+LIVE_EVENTS_COALESCE_MS: int = env.int("LIVE_EVENTS_COALESCE_MS", default=100)
 IDEMPOTENCY_TTL_SECONDS: int = 24 * 3600
 # API tokens are checked in Redis first (accounts/authentication.py); logout revokes at once,
 # other changes to a user reach cached tokens within this many seconds.

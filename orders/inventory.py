@@ -278,6 +278,7 @@ def announce(changes: Sequence[tuple[int, int, int]], *, show_id: int | None = N
                 show_id=target,
                 type="stock.changed",
                 data={"product": product_id, "variant": variant_id, "available": available},
+                latest_of=variant_id,  # a newer count of the variant replaces this one
             )
 
 

@@ -64,6 +64,7 @@ def test_a_buy_answers_while_its_event_waits_for_the_show_row(settings) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_relayed_events_keep_seq_plus_one_in_order(settings) -> None:
     settings.LIVE_EVENTS_RELAY = True
+    settings.LIVE_EVENTS_COALESCE_MS = 0  # every step is sent
     show, product = _live_pin(stock=50)
     for _ in range(10):
         services.hold_create(buyer=UserFactory(), show_id=show.pk, product_id=product.pk)
@@ -71,6 +72,65 @@ def test_relayed_events_keep_seq_plus_one_in_order(settings) -> None:
     assert _stream_seqs(show.pk) == list(range(1, 11))
     entries = get_frames(show.pk)
     assert [frame["data"]["available"] for frame in entries] == list(range(49, 39, -1))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_stock_counts_reaches_viewers_as_the_latest_one(settings) -> None:
+    """Coalescing: five buys inside the window send one `stock.changed`, with the count
+    after the fifth; the private `hold.updated` events are not held back or merged."""
+    from streams import fanout as fanout_module
+
+    settings.LIVE_EVENTS_RELAY = True
+    settings.LIVE_EVENTS_COALESCE_MS = 60_000  # longer than the test: only the flush sends it
+    show, product = _live_pin(stock=50)
+    private: list[str] = []
+    original = fanout_module.publish_user_event
+
+    def user_event(**kwargs: Any) -> Any:
+        private.append(kwargs["type"])
+        return original(**kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fanout_module, "publish_user_event", user_event)
+        for _ in range(5):
+            services.hold_create(buyer=UserFactory(), show_id=show.pk, product_id=product.pk)
+        for _ in range(600):  # the private events go out at once, without a flush
+            if len(private) == 5:
+                break
+            threading.Event().wait(0.05)
+        assert private == ["hold.updated"] * 5
+        assert _stream_seqs(show.pk) == []  # the count waits for its window
+        assert relay_flush(timeout=60)
+    frames = get_frames(show.pk)
+    assert [(f["seq"], f["type"], f["data"]["available"]) for f in frames] == [
+        (1, "stock.changed", 45)
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_waiting_stock_count_does_not_hold_back_the_events_behind_it(settings) -> None:
+    """Only the coalesced event waits: a pin change queued after it goes out at once, and
+    the count follows when its window ends, with the next seq."""
+    from streams.services import pin_product
+
+    settings.LIVE_EVENTS_RELAY = True
+    settings.LIVE_EVENTS_COALESCE_MS = 1500
+    show, product = _live_pin(stock=50)
+    services.hold_create(buyer=UserFactory(), show_id=show.pk, product_id=product.pk)
+    other = ProductFactory(shop=show.shop)
+    pin_product(user=show.shop.owner, show_id=show.pk, product_id=other.pk)
+    for _ in range(600):
+        if _stream_seqs(show.pk):
+            break
+        threading.Event().wait(0.01)
+    assert [f["type"] for f in get_frames(show.pk)] == ["pin.changed"]
+    for _ in range(600):  # the window ends: the count follows on its own
+        if len(_stream_seqs(show.pk)) == 2:
+            break
+        threading.Event().wait(0.05)
+    frames = get_frames(show.pk)
+    assert [(f["seq"], f["type"]) for f in frames] == [(1, "pin.changed"), (2, "stock.changed")]
+    assert frames[1]["data"]["available"] == 49
 
 
 def get_frames(show_id: int) -> list[dict]:
@@ -100,7 +160,11 @@ def test_a_server_killed_mid_batch_leaves_no_seq_gap_or_duplicate_after_restart(
 
     show, product = _live_pin(stock=1000)
     tokens = [token_for(UserFactory()) for _ in range(40)]
-    env = {"THROTTLE_BUY_USER": "100000/min", "THROTTLE_BUY_IP": "100000/min"}
+    env = {
+        "THROTTLE_BUY_USER": "100000/min",
+        "THROTTLE_BUY_IP": "100000/min",
+        "LIVE_EVENTS_COALESCE_MS": "0",  # one stock.changed per buy, to count them
+    }
 
     def buy_all(url: str, kill: Callable[[], None] | None = None) -> None:
         with httpx.Client(base_url=url, timeout=30) as http:
