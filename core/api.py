@@ -10,8 +10,10 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponseBase
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from core.idempotency import idempotency_claim, idempotency_complete, idempotency_release
@@ -81,6 +83,27 @@ def _built(serializer_class: type[serializers.BaseSerializer]) -> serializers.Ba
             _ = shape.fields  # build the field tree now, once per process
         _BUILT[serializer_class] = shape
     return shape
+
+
+def validated(serializer_class: type[serializers.Serializer], data: Any) -> Any:
+    """`serializer_class(data=data)`'s validated data, raising its 400 like
+    `is_valid(raise_exception=True)`, without building the serializer again (see
+    `represent`). `run_validation` keeps nothing on the instance. For plain input
+    serializers only: no context (no request, no current-user defaults), no `instance`."""
+    try:
+        return _built(serializer_class).run_validation(data)
+    except serializers.ValidationError as exc:
+        detail = exc.detail
+        if (
+            isinstance(detail, list)
+            and len(detail) == 1
+            and getattr(detail[0], "code", "") == "null"
+        ):
+            # A `null` body: the message `Serializer.errors` gives it.
+            detail = {
+                api_settings.NON_FIELD_ERRORS_KEY: [ErrorDetail("No data provided", code="null")]
+            }
+        raise serializers.ValidationError(detail) from None
 
 
 def represent(serializer_class: type[serializers.BaseSerializer], instance: Any) -> Any:

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from core.api import ApiView, represent
+from core.api import ApiView, represent, validated
 from core.pagination import CursorPagination
 from core.throttling import FailOpenSimpleRateThrottle, FailOpenUserRateThrottle
 from orders import selectors, services
@@ -100,14 +100,13 @@ class BuyApi(ApiView):
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request: Request, show_id: int) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated(self.InputSerializer, request.data)  # every tap: built once
         result = services.hold_create(
             buyer=request.user,
             show_id=show_id,
-            product_id=data.validated_data["product"],
-            variant_id=data.validated_data.get("variant"),
-            quantity=data.validated_data["quantity"],
+            product_id=data["product"],
+            variant_id=data.get("variant"),
+            quantity=data["quantity"],
         )
         body = {
             "hold": result.hold,
