@@ -340,16 +340,21 @@ def bid_place(
     if auction is None:
         raise NotFound("No such auction.")
     _check_currency(currency=currency, auction_currency=auction.currency)
-    show, role = show_with_role(show_id=auction.show_id, user=user)
-    assert show is not None
-    _check_bidder(user=user, show=show, role=role)
+    # The refusals a hammered auction answers most come first, before the bidder's checks
+    # (five reads): a closed auction, and a too-low bid, refused without the lock — the
+    # price only rises while the auction runs, so a bid below the floor read a moment ago
+    # is below the current floor too. Decision (docs/auctions.md, "Refusals"): these two
+    # answer anyone, even a bidder the checks below would refuse; both say only what the
+    # live room already shows everyone (the auction's status and price).
     if auction.status != Auction.Status.RUNNING:
         raise _closed()
-    # Refuse a too-low bid without the lock: the price only rises while the auction runs,
-    # so a bid below the floor read a moment ago is below the current floor too.
     floor = rules.min_next_bid(starting_bid=auction.starting_bid, current_bid=auction.current_bid)
     if amount < floor:
         raise _too_low(auction=auction, floor=floor)
+    show, role = show_with_role(show_id=auction.show_id, user=user)
+    if show is None:  # the auction's foreign key keeps its show
+        raise InternalError(f"Auction {auction.pk} has no show.")
+    _check_bidder(user=user, show=show, role=role)
     with transaction.atomic():
         auction = (
             Auction.objects.select_for_update(of=("self",))

@@ -374,3 +374,25 @@ def test_a_timed_out_user_may_not_bid_until_the_timeout_ends(
     err = assert_error(bid(client_for(ann), a, "10.00"), 403, "timed_out")
     assert err["details"]["reason"] == "calm down"
     assert not Bid.objects.exists()
+
+
+def test_a_too_low_bid_is_refused_before_the_bidder_checks_and_cheaply(
+    client_for, host, live_show, item, bidder, django_assert_max_num_queries
+):
+    """Decision (docs/auctions.md, "Refusals"): `auction_closed` and `bid_too_low` answer
+    before who-may-bid, because a hammered auction answers mostly those; they say only
+    what the live room shows everyone. The bidder's checks still stop the bid that would
+    count: the host, or someone without a saved card, is refused at the floor."""
+    auction_id = start(client_for(host), live_show, item).json()["id"]
+    no_card = UserFactory()
+    for who in (host, no_card):
+        assert_error(bid(client_for(who), auction_id, "1.00"), 409, "bid_too_low")
+    assert_error(bid(client_for(host), auction_id, "10.00"), 403, "permission_denied")
+    assert_error(bid(client_for(no_card), auction_id, "10.00"), 409, "payment_method_required")
+    alice = bidder("alice")
+    assert bid(client_for(alice), auction_id, "10.00").status_code == 201
+    # A refusal at the floor: the token, the auction row, and nothing about the bidder.
+    client = client_for(bidder("bob"))
+    with django_assert_max_num_queries(2):
+        assert_error(bid(client, auction_id, "10.00"), 409, "bid_too_low")
+    assert Bid.objects.filter(auction_id=auction_id).count() == 1
