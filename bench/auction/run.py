@@ -1,11 +1,13 @@
 """Auction benchmark: one auction hammered over HTTP, and the auction seen by 2,000 viewers.
 
     python bench/auction/run.py [--bidders 500] [--duration 8] [--rounds 2]
-        [--viewers 2000] [--bids 80] [--closes 8] [--no-docs] [--json PATH]
+        [--viewers 2000] [--bids 80] [--closes 8] [--server gunicorn|uvicorn]
+        [--no-docs] [--json PATH]
 
 Reuses the flash-sale machinery (bench/flash_sale/run.py: a throwaway database, a
-private redis-server, uvicorn with 2 workers serving the bench settings with the token
-DRF no-op `POST /api/bench/noop/`, a second uvicorn with 2 workers serving the bare DRF no-op
+private redis-server, the product's REST tier with 2 workers — gunicorn gthread as in
+production, or uvicorn with `--server uvicorn` — serving the bench settings with the token
+DRF no-op `POST /api/bench/noop/`, the same server with 2 workers serving the bare DRF no-op
 of `bench/flash_sale/bare.py`, load-generator processes). Phases, interleaved so the
 machine's other load falls on all alike:
 
@@ -172,6 +174,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--close-duration", type=int, default=5, help="seconds each")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument(
+        "--server",
+        choices=("gunicorn", "uvicorn"),
+        default="gunicorn",
+        help="what serves the hammered REST calls (and the bare floor): production's REST "
+        "tier is gunicorn (docs/operations.md); uvicorn is how `make run` serves it",
+    )
     args = parser.parse_args(argv)
     # SIGTERM unwinds like an error: every `finally` stops the processes this run started
     # (and only those) and drops its database.
@@ -181,7 +190,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     info = machine_info()
     log(f"machine: {info['nproc']} cores, {info['cpu']}, load {info['load']}")
-    from tests.support.processes import PrivateRedis, run_uvicorn_process
+    from tests.support.processes import PrivateRedis, run_gunicorn_process, run_uvicorn_process
 
     redis_server = PrivateRedis()
     redis_server.start()
@@ -206,17 +215,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             # The floor (issue 11: "a ratio to the bare DRF no-op"): flash_sale's bare no-op
             # (no middleware, database or authentication) on the same server and workers.
             bare_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.flash_sale.bare"}
-            with (
-                run_uvicorn_process(
+            if args.server == "gunicorn":
+                bare_cm = run_gunicorn_process(
+                    env=bare_env, workers=2, app="bench.flash_sale.bare:wsgi_application"
+                )
+                product_cm = run_gunicorn_process(env=env, workers=2)
+            else:
+                bare_cm = run_uvicorn_process(
                     env=bare_env, workers=2, app="bench.flash_sale.bare:asgi_application"
-                ) as bare_server,
-                run_uvicorn_process(env=env, workers=2) as server,
-            ):
+                )
+                product_cm = run_uvicorn_process(env=env, workers=2)
+            with bare_cm as bare_server, product_cm as server:
                 bare_http = Http(
                     bare_server, label="bare", clients=args.clients, connections=args.connections
                 )
                 http = Http(
-                    server, label="uvicorn", clients=args.clients, connections=args.connections
+                    server, label=args.server, clients=args.clients, connections=args.connections
                 )
                 try:
                     phases = interleaved(
@@ -288,7 +302,7 @@ def report(res: dict[str, Any], args: argparse.Namespace, bare: Any, noop: Any, 
         f"at start {info['load']}, at end {res['load_at_end']} (a shared machine: other "
         "engineers' suites ran).",
         "",
-        "### One auction hammered over HTTP (uvicorn, 2 workers)",
+        f"### One auction hammered over HTTP ({args.server}, 2 workers)",
         "",
         "| phase | req/s | p50 ms | p99 ms | server CPU ms/request | statuses |",
         "|---|---|---|---|---|---|",
@@ -299,7 +313,7 @@ def report(res: dict[str, Any], args: argparse.Namespace, bare: Any, noop: Any, 
         ),
         "",
         "The bare DRF no-op is `bench/flash_sale/bare.py` (no middleware, no database, no "
-        "authentication) on its own uvicorn with the same 2 workers; the DRF no-op is the "
+        f"authentication) on its own {args.server} with the same 2 workers; the DRF no-op is the "
         "product's `/api/bench/noop/` (token authentication, middleware, throttles).",
         "",
         f"Bids (accepted + refused) per second: **{res['ratio']:.2f}x** the bare DRF no-op "

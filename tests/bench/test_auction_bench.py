@@ -38,6 +38,7 @@ def test_the_auction_benchmark_measures_viewers_closes_and_winners(tmp_path: Pat
     res = json.loads(out.read_text())
 
     assert set(res["http"]) == {"bare DRF no-op", "DRF no-op", "bid"}
+    assert res["args"]["server"] == "gunicorn"  # production's REST tier, and its bare floor
     assert res["ratio"] is not None and res["ratio"] > 0  # bids / the bare floor, same run
     assert res["hammered"]["rising"] is True
     assert res["hammered"]["closed_by"] == 1
