@@ -39,6 +39,7 @@ class ClientResult:
     latencies: list[float] = field(default_factory=list)
     # Seconds from the start of the phase (the burst) to each answer.
     answered_at: list[float] = field(default_factory=list)
+    answered_status: list[int] = field(default_factory=list)  # the status of each of those
     statuses: Counter[int] = field(default_factory=Counter)
     errors: int = 0
     wall_s: float = 0.0
@@ -107,6 +108,7 @@ async def _connection(
                 continue
             result.latencies.append(time.perf_counter() - started)
             result.answered_at.append(time.monotonic() - started_at)
+            result.answered_status.append(status)
             result.statuses[status] += 1
             if keep:
                 result.bodies.append(body)
