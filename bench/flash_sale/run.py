@@ -721,7 +721,7 @@ STEPS = [
     ("- sold-out gate (Redis)", r"sold_out_known \("),
     ("- show, pin, product, variant checks", r"resolve_offer \("),
     ("- unlocked stock pre-check", r"sold_out_confirm \("),
-    ("- default payment method and address", r"hold_create \([^;]*\);QuerySet\.first"),
+    ("- default payment method and address", r"saved_defaults \("),
     ("- shipping quote", r"shipping_fee_quote \("),
     ("- hold INSERT", r"hold_create \([^;]*\);[^;]*manager_method[^;]*;QuerySet\.create"),
     ("- the gate UPDATE", r"reserve \(orders/inventory"),
